@@ -1,0 +1,57 @@
+package voicehook
+
+import "time"
+
+// Job is one voiceover generation request for a segment.
+type Job struct {
+	ID           string     `json:"id"`
+	SegmentID    string     `json:"segment_id"`
+	Type         string     `json:"type"`
+	Status       string     `json:"status"`
+	ExternalID   string     `json:"external_id,omitempty"`
+	ErrorDetails string     `json:"error_details,omitempty"`
+	Timestamps   Timestamps `json:"timestamps"`
+	CallbackURL  string     `json:"callback_url,omitempty"`
+}
+
+// Segment is one scene or chapter whose voiceover a job produces.
+type Segment struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	Voiceover  string    `json:"voiceover,omitempty"`
+	SHA256     string    `json:"sha256,omitempty"`
+	Bytes      int64     `json:"bytes,omitempty"`
+	DurationMS int64     `json:"duration_ms,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// NewJob is the request to create a job (POST /api/jobs).
+type NewJob struct {
+	SegmentID  string
+	Type       string
+	ExternalID string
+}
+
+// JobQuery finds the job an event belongs to: by segment, or by the id the
+// sender knows it by (a Studio project or request id, a conversation id).
+type JobQuery struct {
+	SegmentID   string
+	ExternalIDs []string
+}
+
+// JobFilter selects jobs for listing. Zero fields match everything.
+type JobFilter struct {
+	Status    string
+	SegmentID string
+	Limit     int
+}
+
+// StoredAudio describes audio that a Storage has kept.
+type StoredAudio struct {
+	URL         string `json:"url"`
+	Key         string `json:"key"`
+	SHA256      string `json:"sha256"`
+	Bytes       int64  `json:"bytes"`
+	DurationMS  int64  `json:"duration_ms"`
+	ContentType string `json:"content_type"`
+}

@@ -1,0 +1,86 @@
+// Package voicehook holds the domain of the voicehook service: webhook events,
+// voiceover jobs and segments, the outcome an ElevenLabs callback normalises
+// to, and the seams the service is built around (Store, Records, Storage).
+//
+// Adapters live in folders named after their technology (sqlite/, postgres/,
+// airtable/, disk/, …); the wiring lives in cmd/voicehook. Imports point toward
+// this package, never away from it.
+package voicehook
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Job statuses, as in the seed.
+const (
+	JobProcessing = "processing"
+	JobCompleted  = "completed"
+	JobFailed     = "failed"
+)
+
+// Segment statuses, as in the seed. A segment starts in SegmentPending.
+const (
+	SegmentPending         = "pending"
+	SegmentVoiceoverReady  = "voiceover_ready"
+	SegmentVoiceoverFailed = "voiceover_failed"
+)
+
+// JobTypeVoiceover is the only job type voicehook moves.
+const JobTypeVoiceover = "voiceover_generation"
+
+// Event statuses.
+const (
+	EventReceived  = "received"
+	EventSucceeded = "succeeded"
+	EventFailed    = "failed"
+	EventIgnored   = "ignored"
+	EventDead      = "dead"
+)
+
+// ServiceElevenLabs is the Service recorded on every event received at
+// /webhooks/elevenlabs.
+const ServiceElevenLabs = "ElevenLabs"
+
+// Sentinel errors shared by every adapter.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// PermanentError marks a failure that no retry can fix: the payload names no
+// audio, the audio is not audio, the source answered 4xx. The event fails at
+// once and its job fails with Reason.
+type PermanentError struct {
+	Reason string
+	Err    error
+}
+
+func (e *PermanentError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Reason, e.Err)
+	}
+	return e.Reason
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a *PermanentError with a reason shown to operators.
+func Permanent(reason string, err error) error {
+	return &PermanentError{Reason: reason, Err: err}
+}
+
+// IsPermanent reports whether err is, or wraps, a *PermanentError.
+func IsPermanent(err error) bool {
+	var pe *PermanentError
+	return errors.As(err, &pe)
+}
+
+// Timestamps records when a job reached each state; it is the seed's
+// "Timestamps" JSON cell.
+type Timestamps struct {
+	Created   *time.Time `json:"created,omitempty"`
+	Completed *time.Time `json:"completed,omitempty"`
+	Failed    *time.Time `json:"failed,omitempty"`
+}
