@@ -1,0 +1,149 @@
+// Package groupcommit gathers concurrent requests into shared commits.
+//
+// Design: callers hand an item and a reply channel to one writer goroutine.
+// The writer blocks for the first item, then takes only what is already
+// queued (up to MaxBatch) — no timer: while one commit runs, the next batch
+// queues up behind it, so batches grow exactly as fast as load does and an
+// idle server commits a lone request at once. Each caller is released only
+// after the commit that held its item, and sees that commit's result for its
+// own item. Measured on SQLite this is the fastest durable shape (see
+// ../../BENCHMARKS.md and shared/PERFORMANCE-NOTES.md).
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrClosed is returned for items submitted after Close.
+var ErrClosed = errors.New("group commit writer closed")
+
+// Commit commits a batch and returns one result per item, in order.
+type Commit[T, R any] func(ctx context.Context, batch []T) []R
+
+type request[T, R any] struct {
+	item  T
+	reply chan R
+}
+
+// Writer runs Commit for batches of submitted items on one goroutine.
+type Writer[T, R any] struct {
+	commit   Commit[T, R]
+	onError  func(err error) R
+	after    func(batch []T, results []R)
+	maxBatch int
+	queue    chan request[T, R]
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.RWMutex
+	closed   bool
+}
+
+// Options tune a Writer.
+type Options[T, R any] struct {
+	// MaxBatch caps a batch (default 256).
+	MaxBatch int
+	// Queue is the number of items that may wait (default 4*MaxBatch).
+	Queue int
+	// Closed makes the result given to items submitted after Close.
+	Closed func(err error) R
+	// After runs on the writer goroutine after each commit, before the
+	// next batch is taken (e.g. to wake the enqueuer).
+	After func(batch []T, results []R)
+}
+
+// New starts a writer.
+func New[T, R any](commit Commit[T, R], opts Options[T, R]) *Writer[T, R] {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 4 * opts.MaxBatch
+	}
+	w := &Writer[T, R]{
+		commit:   commit,
+		onError:  opts.Closed,
+		after:    opts.After,
+		maxBatch: opts.MaxBatch,
+		queue:    make(chan request[T, R], opts.Queue),
+		done:     make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+// Submit hands item to the writer and waits for the commit that holds it.
+// If ctx ends first, Submit returns ctx's error through Closed; the item may
+// still be committed (as a delivery whose sender gave up may be).
+func (w *Writer[T, R]) Submit(ctx context.Context, item T) R {
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return w.onError(ErrClosed)
+	}
+	req := request[T, R]{item: item, reply: make(chan R, 1)}
+	select {
+	case w.queue <- req:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return w.onError(ctx.Err())
+	}
+	select {
+	case r := <-req.reply:
+		return r
+	case <-ctx.Done():
+		return w.onError(ctx.Err())
+	}
+}
+
+// Close stops accepting items, commits everything already submitted and
+// waits for the writer to finish.
+func (w *Writer[T, R]) Close() {
+	w.once.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		close(w.queue)
+		w.mu.Unlock()
+	})
+	<-w.done
+}
+
+func (w *Writer[T, R]) run() {
+	defer close(w.done)
+	batch := make([]request[T, R], 0, w.maxBatch)
+	items := make([]T, 0, w.maxBatch)
+	for {
+		first, ok := <-w.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < w.maxBatch {
+			select {
+			case req, ok := <-w.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		items = items[:0]
+		for _, req := range batch {
+			items = append(items, req.item)
+		}
+		// The commit is not tied to any one caller's context: a sender
+		// giving up must not abort the others' commit.
+		results := w.commit(context.Background(), items)
+		for i, req := range batch {
+			req.reply <- results[i]
+		}
+		if w.after != nil {
+			w.after(items, results)
+		}
+	}
+}

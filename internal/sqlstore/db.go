@@ -1,0 +1,186 @@
+// Package sqlstore is voicehook's SQL store: the durable inbox of webhook
+// events, the processing claims, and the jobs and segments of --records sql.
+// One implementation serves SQLite and PostgreSQL through database/sql; the
+// few places where their SQL differs go through Dialect. The sqlite and
+// postgres packages open a DB with the right pools, pragmas and schema.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver"
+
+	"github.com/voicehook/voicehook"
+)
+
+// Dialect names the SQL flavour of a DB.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Migration is one numbered schema step.
+type Migration struct {
+	Version int
+	SQL     string
+}
+
+// Config is what an opener hands to New.
+type Config struct {
+	Dialect Dialect
+	// Writer takes every write. On SQLite it must hold exactly one
+	// connection: SQLite has one writer, and River shares it.
+	Writer *sql.DB
+	// Reader serves API and admin reads; on SQLite a separate read-only pool
+	// so reads never queue behind the writer. May equal Writer.
+	Reader *sql.DB
+	// River is the queue driver over Writer.
+	River riverdriver.Driver[*sql.Tx]
+	// Lock, if set, serialises migrations across processes (PostgreSQL
+	// advisory lock); it returns the unlock function.
+	Lock  func(ctx context.Context) (func(), error)
+	Clock voicehook.Clock
+}
+
+// DB is an open store.
+type DB struct {
+	cfg   Config
+	w, r  *sql.DB
+	clock voicehook.Clock
+}
+
+// New wraps opened pools. It does not migrate; call Migrate.
+func New(cfg Config) *DB {
+	if cfg.Clock == nil {
+		cfg.Clock = voicehook.SystemClock{}
+	}
+	if cfg.Reader == nil {
+		cfg.Reader = cfg.Writer
+	}
+	return &DB{cfg: cfg, w: cfg.Writer, r: cfg.Reader, clock: cfg.Clock}
+}
+
+// Dialect reports the SQL flavour.
+func (db *DB) Dialect() Dialect { return db.cfg.Dialect }
+
+// RiverDriver is the queue driver sharing this store's writer.
+func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] { return db.cfg.River }
+
+// Writer exposes the write pool for the queue's transactions.
+func (db *DB) Writer() *sql.DB { return db.w }
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the store answers and its schema is current.
+func (db *DB) Ping(ctx context.Context) error {
+	var v int
+	err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM voicehook_migrations").Scan(&v)
+	if err != nil {
+		return unavailable(fmt.Errorf("checking schema version: %w", err))
+	}
+	if want := db.latestMigration(); v < want {
+		return fmt.Errorf("schema at version %d, want %d: run voicehook migrate", v, want)
+	}
+	return nil
+}
+
+func (db *DB) latestMigration() int {
+	latest := 0
+	for _, m := range migrations(db.cfg.Dialect) {
+		latest = max(latest, m.Version)
+	}
+	return latest
+}
+
+// q rewrites a query written with ? placeholders for the dialect.
+func (db *DB) q(query string) string {
+	if db.cfg.Dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// placeholders returns "?,?,…" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func (db *DB) now() int64 { return micros(db.clock.Now()) }
+
+// Times are stored as integer microseconds since the Unix epoch, the one
+// representation both databases sort and compare the same way.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+func timePtr(us int64) *time.Time {
+	if us == 0 {
+		return nil
+	}
+	t := fromMicros(us)
+	return &t
+}
+
+// unavailable marks connection-level failures so the HTTP layer answers 503.
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %w", voicehook.ErrUnavailable, err)
+}
+
+// withTx runs fn in a write transaction, committing when fn returns nil.
+func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(fmt.Errorf("beginning transaction: %w", err))
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(fmt.Errorf("committing: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/voicehook/voicehook"
+)
+
+const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
+	received_at, status, error_details, related_job, attempts, updated_at`
+
+// Ingest stores a batch of verified deliveries in one transaction. A delivery
+// whose dedupe key is already stored (earlier, or earlier in this batch) is
+// reported as a duplicate of the first event. Every result shares the
+// transaction's fate: when it fails, every result carries the error.
+func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
+	results := make([]voicehook.IngestResult, len(events))
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		insert, err := tx.PrepareContext(ctx, db.q(`INSERT INTO voicehook_events
+			(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
+			 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?)
+			ON CONFLICT (dedupe_key) DO NOTHING`))
+		if err != nil {
+			return fmt.Errorf("preparing event insert: %w", err)
+		}
+		defer insert.Close()
+		for i, ev := range events {
+			headers, _ := json.Marshal(ev.Headers)
+			res, err := insert.ExecContext(ctx, ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type,
+				ev.SegmentID, ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt))
+			if err != nil {
+				return fmt.Errorf("inserting event: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("inserting event: %w", err)
+			}
+			if n == 1 {
+				results[i] = voicehook.IngestResult{EventID: ev.ID}
+				continue
+			}
+			var first string
+			if err := tx.QueryRowContext(ctx, db.q("SELECT id FROM voicehook_events WHERE dedupe_key = ?"), ev.DedupeKey).Scan(&first); err != nil {
+				return fmt.Errorf("finding the event a duplicate repeats: %w", err)
+			}
+			results[i] = voicehook.IngestResult{EventID: first, Duplicate: true}
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, voicehook.ErrUnavailable) {
+			err = unavailable(err)
+		}
+		for i := range results {
+			results[i] = voicehook.IngestResult{Err: err}
+		}
+	}
+	return results
+}
+
+// Event reads one event.
+func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
+	row := db.r.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id)
+	ev, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return voicehook.Event{}, fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
+	}
+	return ev, err
+}
+
+// EventForUpdate reads one event from the writer, so a worker sees its own
+// latest writes even where the reader lags.
+func (db *DB) EventForUpdate(ctx context.Context, id string) (voicehook.Event, error) {
+	row := db.w.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id)
+	ev, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return voicehook.Event{}, fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
+	}
+	return ev, err
+}
+
+// ListEvents lists events newest first.
+func (db *DB) ListEvents(ctx context.Context, f voicehook.EventFilter) ([]voicehook.Event, error) {
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.SegmentID != "" {
+		where, args = append(where, "segment_id = ?"), append(args, f.SegmentID)
+	}
+	if f.Type != "" {
+		where, args = append(where, "type = ?"), append(args, f.Type)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "received_at >= ?"), append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "received_at < ?"), append(args, micros(f.Until))
+	}
+	if f.BeforeID != "" {
+		where = append(where, "(received_at < (SELECT received_at FROM voicehook_events WHERE id = ?) OR (received_at = (SELECT received_at FROM voicehook_events WHERE id = ?) AND id < ?))")
+		args = append(args, f.BeforeID, f.BeforeID, f.BeforeID)
+	}
+	query := "SELECT " + eventColumns + " FROM voicehook_events"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	query += " ORDER BY received_at DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("listing events: %w", err))
+	}
+	defer rows.Close()
+	var out []voicehook.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// CountEvents counts events by status, received at or after since.
+func (db *DB) CountEvents(ctx context.Context, since int64) (map[string]int, error) {
+	rows, err := db.r.QueryContext(ctx, db.q("SELECT status, COUNT(*) FROM voicehook_events WHERE received_at >= ? GROUP BY status"), since)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("counting events: %w", err))
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("counting events: %w", err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(s scanner) (voicehook.Event, error) {
+	var ev voicehook.Event
+	var headers string
+	var received, updated int64
+	err := s.Scan(&ev.ID, &ev.Service, &ev.Endpoint, &ev.DedupeKey, &ev.Type, &ev.SegmentID, &ev.RawPayload,
+		&headers, &received, &ev.Status, &ev.ErrorDetails, &ev.RelatedJob, &ev.Attempts, &updated)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ev, err
+		}
+		return ev, fmt.Errorf("reading event: %w", err)
+	}
+	_ = json.Unmarshal([]byte(headers), &ev.Headers)
+	ev.ReceivedAt, ev.UpdatedAt = fromMicros(received), fromMicros(updated)
+	ev.Processed = ev.Status != voicehook.EventReceived
+	switch ev.Status {
+	case voicehook.EventSucceeded:
+		ev.Success = new(true)
+	case voicehook.EventFailed, voicehook.EventDead:
+		ev.Success = new(false)
+	}
+	return ev, nil
+}

@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/voicehook/voicehook"
+)
+
+// RecordAttempt appends one processing attempt to an event's history and
+// counts it.
+func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, db.q("SELECT attempts FROM voicehook_events WHERE id = ?"), a.EventID).Scan(&n); err != nil {
+			return fmt.Errorf("recording attempt: %w", err)
+		}
+		n++
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_attempts (event_id, attempt, started_at, finished_at, outcome, error)
+			VALUES (?, ?, ?, ?, ?, ?)`), a.EventID, n, micros(a.StartedAt), micros(a.FinishedAt), a.Outcome, a.Error); err != nil {
+			return fmt.Errorf("recording attempt: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET attempts = ?, updated_at = ? WHERE id = ?"), n, db.now(), a.EventID); err != nil {
+			return fmt.Errorf("recording attempt: %w", err)
+		}
+		return nil
+	})
+}
+
+// Attempts lists an event's processing attempts, oldest first.
+func (db *DB) Attempts(ctx context.Context, eventID string) ([]voicehook.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT event_id, attempt, started_at, finished_at, outcome, error
+		FROM voicehook_attempts WHERE event_id = ? ORDER BY attempt`), eventID)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("listing attempts: %w", err))
+	}
+	defer rows.Close()
+	var out []voicehook.Attempt
+	for rows.Next() {
+		var a voicehook.Attempt
+		var started, finished int64
+		if err := rows.Scan(&a.EventID, &a.Attempt, &started, &finished, &a.Outcome, &a.Error); err != nil {
+			return nil, fmt.Errorf("listing attempts: %w", err)
+		}
+		a.StartedAt, a.FinishedAt = fromMicros(started), fromMicros(finished)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// FinishEvent writes an event's state after a processing step. Empty fields
+// of f other than Status keep their stored value.
+func (db *DB) FinishEvent(ctx context.Context, id string, f voicehook.EventFinish) error {
+	_, err := db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?,
+		error_details = CASE WHEN ? = '' THEN error_details ELSE ? END,
+		related_job = CASE WHEN ? = '' THEN related_job ELSE ? END,
+		updated_at = ? WHERE id = ?`),
+		f.Status, f.ErrorDetails, f.ErrorDetails, f.RelatedJob, f.RelatedJob, db.now(), id)
+	if err != nil {
+		return unavailable(fmt.Errorf("updating event %s: %w", id, err))
+	}
+	return nil
+}
+
+// Replay puts an event back in the queue: status received, details cleared,
+// waiting for the enqueuer. Its attempts and history stay.
+func (db *DB) Replay(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?, error_details = '', enqueued = 0, updated_at = ?
+		WHERE id = ?`), voicehook.EventReceived, db.now(), id)
+	if err != nil {
+		return unavailable(fmt.Errorf("replaying event %s: %w", id, err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
+	}
+	return nil
+}
+
+// EnqueuePending hands up to limit committed events that have no queue job
+// yet to insert, inside one transaction that also marks them enqueued: either
+// both happen or neither, so every stored event gets exactly one queue job
+// per (re)play. It returns how many it enqueued.
+func (db *DB) EnqueuePending(ctx context.Context, limit int, insert func(ctx context.Context, tx *sql.Tx, ids []string) error) (int, error) {
+	var ids []string
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		query := "SELECT id FROM voicehook_events WHERE enqueued = 0 ORDER BY received_at LIMIT ?"
+		if db.cfg.Dialect == Postgres {
+			// Replicas enqueue concurrently; each takes rows the others
+			// have not locked.
+			query += " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := tx.QueryContext(ctx, db.q(query), limit)
+		if err != nil {
+			return fmt.Errorf("selecting events to enqueue: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("selecting events to enqueue: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("selecting events to enqueue: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := insert(ctx, tx, ids); err != nil {
+			return fmt.Errorf("inserting queue jobs: %w", err)
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		_, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET enqueued = 1 WHERE id IN ("+placeholders(len(ids))+")"), args...)
+		if err != nil {
+			return fmt.Errorf("marking events enqueued: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}
+
+// ClaimJob records that eventID resolves jobID. The first event to claim a
+// job owns it; ClaimJob returns the owner, which is eventID unless another
+// event claimed the job first. A claim is what makes "the segment is updated
+// exactly once" hold across retries, replays and replicas.
+func (db *DB) ClaimJob(ctx context.Context, jobID, eventID string) (string, error) {
+	var owner string
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_claims (job_id, event_id, claimed_at) VALUES (?, ?, ?)
+			ON CONFLICT (job_id) DO NOTHING`), jobID, eventID, db.now()); err != nil {
+			return fmt.Errorf("claiming job %s: %w", jobID, err)
+		}
+		return tx.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
+	})
+	return owner, err
+}
+
+// Secret returns the named server secret, creating it from gen on first use.
+// Keeping it in the database lets every replica share it.
+func (db *DB) Secret(ctx context.Context, name string, gen func() string) (string, error) {
+	var v string
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO voicehook_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), name, gen()); err != nil {
+			return fmt.Errorf("storing secret %s: %w", name, err)
+		}
+		return tx.QueryRowContext(ctx, db.q("SELECT value FROM voicehook_meta WHERE key = ?"), name).Scan(&v)
+	})
+	return v, err
+}

@@ -1,0 +1,85 @@
+package sqlstore
+
+import "strings"
+
+// migrations are voicehook's own tables; River keeps its own migrations.
+// Times are integer microseconds since the Unix epoch. {{BLOB}} is the
+// dialect's byte-string type; everything else is the same SQL in both.
+func migrations(d Dialect) []Migration {
+	blob := "BLOB"
+	if d == Postgres {
+		blob = "BYTEA"
+	}
+	return []Migration{{Version: 1, SQL: strings.ReplaceAll(schemaV1, "{{BLOB}}", blob)}}
+}
+
+const schemaV1 = `
+CREATE TABLE voicehook_events (
+	id            TEXT PRIMARY KEY,
+	service       TEXT NOT NULL,
+	endpoint      TEXT NOT NULL,
+	dedupe_key    TEXT NOT NULL UNIQUE,
+	type          TEXT NOT NULL,
+	segment_id    TEXT NOT NULL DEFAULT '',
+	raw_payload   {{BLOB}} NOT NULL,
+	headers       TEXT NOT NULL DEFAULT '{}',
+	received_at   BIGINT NOT NULL,
+	status        TEXT NOT NULL,
+	error_details TEXT NOT NULL DEFAULT '',
+	related_job   TEXT NOT NULL DEFAULT '',
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	enqueued      INTEGER NOT NULL DEFAULT 0,
+	updated_at    BIGINT NOT NULL
+);
+CREATE INDEX voicehook_events_received ON voicehook_events (received_at, id);
+CREATE INDEX voicehook_events_status ON voicehook_events (status, received_at);
+CREATE INDEX voicehook_events_segment ON voicehook_events (segment_id, received_at);
+CREATE INDEX voicehook_events_pending ON voicehook_events (received_at) WHERE enqueued = 0;
+
+CREATE TABLE voicehook_attempts (
+	event_id    TEXT NOT NULL,
+	attempt     INTEGER NOT NULL,
+	started_at  BIGINT NOT NULL,
+	finished_at BIGINT NOT NULL,
+	outcome     TEXT NOT NULL,
+	error       TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (event_id, attempt)
+);
+
+CREATE TABLE voicehook_segments (
+	id          TEXT PRIMARY KEY,
+	status      TEXT NOT NULL,
+	voiceover   TEXT NOT NULL DEFAULT '',
+	sha256      TEXT NOT NULL DEFAULT '',
+	bytes       BIGINT NOT NULL DEFAULT 0,
+	duration_ms BIGINT NOT NULL DEFAULT 0,
+	created_at  BIGINT NOT NULL,
+	updated_at  BIGINT NOT NULL
+);
+
+CREATE TABLE voicehook_jobs (
+	id            TEXT PRIMARY KEY,
+	segment_id    TEXT NOT NULL,
+	type          TEXT NOT NULL,
+	status        TEXT NOT NULL,
+	external_id   TEXT NOT NULL DEFAULT '',
+	error_details TEXT NOT NULL DEFAULT '',
+	created_at    BIGINT NOT NULL,
+	completed_at  BIGINT NOT NULL DEFAULT 0,
+	failed_at     BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX voicehook_jobs_segment ON voicehook_jobs (segment_id, created_at);
+CREATE INDEX voicehook_jobs_external ON voicehook_jobs (external_id) WHERE external_id <> '';
+CREATE INDEX voicehook_jobs_status ON voicehook_jobs (status, created_at);
+
+CREATE TABLE voicehook_claims (
+	job_id     TEXT PRIMARY KEY,
+	event_id   TEXT NOT NULL,
+	claimed_at BIGINT NOT NULL
+);
+
+CREATE TABLE voicehook_meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`
