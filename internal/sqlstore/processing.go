@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/voicehook/voicehook"
@@ -155,4 +156,17 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() string) (strin
 		return tx.QueryRowContext(ctx, db.q("SELECT value FROM voicehook_meta WHERE key = ?"), name).Scan(&v)
 	})
 	return v, err
+}
+
+// ClaimOwner returns the event that claimed jobID, or ErrNotFound.
+func (db *DB) ClaimOwner(ctx context.Context, jobID string) (string, error) {
+	var owner string
+	err := db.w.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("claim on job %s: %w", jobID, voicehook.ErrNotFound)
+	}
+	if err != nil {
+		return "", unavailable(fmt.Errorf("reading claim on job %s: %w", jobID, err))
+	}
+	return owner, nil
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/disk"
+	"github.com/voicehook/voicehook/elevenlabs"
+	"github.com/voicehook/voicehook/fetch"
+	"github.com/voicehook/voicehook/internal/groupcommit"
+	"github.com/voicehook/voicehook/internal/metrics"
+	"github.com/voicehook/voicehook/internal/sqlstore"
+	"github.com/voicehook/voicehook/postgres"
+	"github.com/voicehook/voicehook/process"
+	"github.com/voicehook/voicehook/sqlite"
+	"github.com/voicehook/voicehook/web"
+)
+
+// app is one running voicehook server: store, ingest writer, queue and
+// HTTP server, wired from a config.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	db      *sqlstore.DB
+	writer  *groupcommit.Writer[voicehook.NewEvent, voicehook.IngestResult]
+	queue   *process.Queue
+	http    *http.Server
+	ln      net.Listener
+	unlock  func()
+	baseURL string
+}
+
+// openStore opens (and migrates) the store the config names.
+func openStore(ctx context.Context, cfg config, clock voicehook.Clock) (*sqlstore.DB, func(), error) {
+	var db *sqlstore.DB
+	unlock := func() {}
+	var err error
+	if cfg.DatabaseURL == "" {
+		unlock, err = lockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		db, err = sqlite.Open(cfg.DataDir, sqlite.Options{Clock: clock})
+	} else {
+		db, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Clock: clock, MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStmtTimeout})
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, fmt.Errorf("opening store: %w", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		unlock()
+		return nil, nil, fmt.Errorf("migrating store: %w", err)
+	}
+	return db, unlock, nil
+}
+
+func newApp(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (*app, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	clock := voicehook.SystemClock{}
+	db, unlock, err := openStore(ctx, cfg, clock)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db, ln: ln, unlock: unlock, baseURL: cfg.publicURL(ln.Addr().String())}
+	if err := a.wire(ctx, clock); err != nil {
+		a.closeStore()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
+	cfg := a.cfg
+	callbackKey := cfg.CallbackKey
+	if callbackKey == "" {
+		var err error
+		callbackKey, err = a.db.Secret(ctx, "callback_key", randomHex)
+		if err != nil {
+			return fmt.Errorf("reading callback key: %w", err)
+		}
+	}
+	mediaKey, err := a.db.Secret(ctx, "media_key", randomHex)
+	if err != nil {
+		return fmt.Errorf("reading media key: %w", err)
+	}
+	tmp := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("creating temp dir: %w", err)
+	}
+	local, err := disk.New(filepath.Join(cfg.DataDir, "media"), a.baseURL, []byte(mediaKey), disk.WithClock(clock))
+	if err != nil {
+		return fmt.Errorf("setting up local storage: %w", err)
+	}
+	storage, err := buildStorage(cfg, local)
+	if err != nil {
+		return err
+	}
+	records, err := buildRecords(cfg, a.db)
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
+	proc := &process.Processor{
+		Store:   a.db,
+		Records: records,
+		Storage: storage,
+		Fetcher: &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout},
+		Studio: &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey,
+			HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+		Grace:         cfg.JobMatchGrace,
+		MaxAudioBytes: int64(cfg.MaxAudioBytes),
+		TempDir:       tmp,
+		Clock:         clock,
+		Logger:        a.log,
+		Metrics:       m,
+	}
+	a.queue, err = process.NewQueue(a.db.RiverDriver(), a.db, proc, process.QueueConfig{
+		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
+		JobTimeout: cfg.JobTimeout, PollInterval: pollInterval(cfg), Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.writer = groupcommit.New(a.db.Ingest, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
+		Closed: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
+		After:  func([]voicehook.NewEvent, []voicehook.IngestResult) { a.queue.Wake() },
+	})
+	if len(cfg.secrets()) == 0 {
+		a.log.Warn("no --elevenlabs-secret: signed webhooks will be refused; only callback-token URLs are accepted")
+	}
+	srv := &web.Server{
+		Verifier:     &elevenlabs.Verifier{Secrets: cfg.secrets(), Clock: clock},
+		Tokens:       web.NewTokens([]byte(callbackKey)),
+		Ingest:       a.writer.Submit,
+		Store:        a.db,
+		Records:      records,
+		Wake:         a.queue.Wake,
+		Media:        local.Handler(cfg.Storage != "local"),
+		Metrics:      m,
+		AdminToken:   cfg.AdminToken,
+		PublicURL:    a.baseURL,
+		MaxBodyBytes: int64(cfg.MaxBodyBytes),
+		Clock:        clock,
+		Logger:       a.log,
+	}
+	a.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// pollInterval: SQLite's queue lives in-process and is woken on insert;
+// replicas on PostgreSQL learn of each other's jobs by polling.
+func pollInterval(cfg config) time.Duration {
+	if cfg.DatabaseURL != "" {
+		return 200 * time.Millisecond
+	}
+	return time.Second
+}
+
+// run serves until ctx ends, then shuts down in order: stop accepting and
+// finish in-flight requests (each waits for its commit), commit what the
+// writer holds, let workers finish within the bound, close the store.
+func (a *app) run(ctx context.Context) error {
+	if err := a.queue.Start(ctx); err != nil {
+		a.writer.Close()
+		a.closeStore()
+		return err
+	}
+	a.log.Info("voicehook serving", "addr", a.ln.Addr().String(), "public_url", a.baseURL,
+		"store", a.db.Dialect().String(), "records", a.cfg.Records, "storage", a.cfg.Storage)
+	errc := make(chan error, 1)
+	go func() { errc <- a.http.Serve(a.ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.http.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", "err", err)
+	}
+	a.writer.Close()
+	if err := a.queue.Stop(sctx); err != nil {
+		a.log.Warn("queue shutdown", "err", err)
+	}
+	a.closeStore()
+	a.log.Info("stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		return nil
+	}
+	return serveErr
+}
+
+func (a *app) closeStore() {
+	if err := a.db.Close(); err != nil {
+		a.log.Warn("closing store", "err", err)
+	}
+	a.unlock()
+}
+
+func randomHex() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

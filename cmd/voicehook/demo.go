@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/voicehook/voicehook/elevenlabs"
+	"github.com/voicehook/voicehook/internal/audiotest"
+)
+
+const demoSecret = "wsec_demo_secret"
+
+// cmdDemo shows one voiceover from job to stored audio with nothing but this
+// binary: a real server on loopback, a stand-in audio source, and a signed
+// callback as ElevenLabs sends it.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo [flags]", "Run a self-contained demo in a temp data dir: no network, no accounts.")
+	fs.SetOutput(stderr)
+	keep := fs.Bool("keep", false, "keep the temp data dir afterwards")
+	verbose := fs.Bool("verbose", false, "show the server's log")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "voicehook-demo-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(dir)
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+
+	// The stand-in for wherever ElevenLabs puts the generated audio.
+	audio := audiotest.MP3(3 * time.Second)
+	srcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	src := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/mpeg")
+		_, _ = w.Write(audio)
+	})}
+	go func() { _ = src.Serve(srcLn) }()
+	defer src.Close()
+	audioURL := "http://" + srcLn.Addr().String() + "/voiceover.mp3"
+
+	level := "error"
+	if *verbose {
+		level = "info"
+	}
+	log, err := newLogger("text", level, stderr)
+	if err != nil {
+		return err
+	}
+	var cfg config
+	cfg.register(newFlagSet("demo-serve", ""))
+	cfg.Addr, cfg.DataDir, cfg.ElevenLabsSecret = "127.0.0.1:0", dir, demoSecret
+	cfg.FetchAllowPriv = true // the stand-in audio source is on loopback
+	cfg.RetryBase = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, ln, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.run(sctx) }()
+	defer func() { stop(); <-done }()
+	base := a.baseURL
+	say("voicehook demo — server on %s, data dir %s", base, dir)
+
+	const segment = "demo-segment-1"
+	var job struct {
+		ID          string `json:"id"`
+		Status      string `json:"status"`
+		CallbackURL string `json:"callback_url"`
+	}
+	if err := demoCall(ctx, http.MethodPost, base+"/api/jobs", nil, map[string]string{"segment_id": segment, "type": "voiceover_generation"}, &job); err != nil {
+		return err
+	}
+	say("1. job %s created for segment %s: status %s", job.ID, segment, job.Status)
+
+	body := fmt.Appendf(nil, `{"status":"completed","output":{"url":%q}}`, audioURL)
+	hook := base + "/webhooks/elevenlabs?segment_id=" + url.QueryEscape(segment)
+	headers := map[string]string{elevenlabs.HeaderName: elevenlabs.Sign(demoSecret, time.Now(), body)}
+	var ack map[string]any
+	if err := demoCall(ctx, http.MethodPost, hook, headers, json.RawMessage(body), &ack); err != nil {
+		return err
+	}
+	say("2. signed callback delivered: %v (acknowledged after it was committed)", compactJSON(ack))
+	if err := demoCall(ctx, http.MethodPost, hook, headers, json.RawMessage(body), &ack); err != nil {
+		return err
+	}
+	say("   the same delivery again:    %v (not processed twice)", compactJSON(ack))
+
+	var seg struct {
+		Status     string `json:"status"`
+		Voiceover  string `json:"voiceover"`
+		SHA256     string `json:"sha256"`
+		Bytes      int64  `json:"bytes"`
+		DurationMS int64  `json:"duration_ms"`
+	}
+	last := ""
+	deadline := time.Now().Add(30 * time.Second)
+	for seg.Status != "voiceover_ready" && seg.Status != "voiceover_failed" {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("segment still %q after 30s", seg.Status)
+		}
+		if err := demoCall(ctx, http.MethodGet, base+"/api/segments/"+segment, nil, nil, &seg); err != nil {
+			return err
+		}
+		if seg.Status != last {
+			say("3. segment %s: %s", segment, seg.Status)
+			last = seg.Status
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if seg.Status != "voiceover_ready" {
+		return fmt.Errorf("segment ended %s", seg.Status)
+	}
+	if err := demoCall(ctx, http.MethodGet, base+"/api/jobs/"+job.ID, nil, nil, &job); err != nil {
+		return err
+	}
+	key := strings.TrimPrefix(seg.Voiceover, base+"/media/")
+	path := filepath.Join(dir, "media", filepath.FromSlash(key))
+	say("4. job %s: %s", job.ID, job.Status)
+	say("   voiceover:  %s", seg.Voiceover)
+	say("   stored at:  %s", path)
+	say("   size:       %d bytes, duration %.2fs, sha256 %s", seg.Bytes, float64(seg.DurationMS)/1000, seg.SHA256)
+	say("\nNext: run the real server with `go run ./cmd/voicehook serve --elevenlabs-secret <your wsec_… secret>`")
+	if *keep {
+		say("The demo's data dir is kept at %s", dir)
+	}
+	return nil
+}
+
+func demoCall(ctx context.Context, method, u string, headers map[string]string, in, out any) error {
+	var rd io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	return json.Unmarshal(raw, out)
+}
+
+func compactJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

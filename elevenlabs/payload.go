@@ -1,0 +1,332 @@
+package elevenlabs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/voicehook/voicehook"
+)
+
+// ErrMalformedPayload means a (correctly signed) body is not JSON or has no
+// shape voicehook knows. The caller still stores the event, under
+// Parsed.DedupeKey, so nothing a sender signed is ever lost.
+var ErrMalformedPayload = errors.New("malformed payload")
+
+// Parsed is one callback body normalised.
+type Parsed struct {
+	Outcome voicehook.Outcome
+	// DedupeKey identifies the delivery: the same event delivered twice gets
+	// the same key. Always set, even when Parse fails. At most
+	// maxDedupeKeyLen bytes.
+	DedupeKey string
+}
+
+// Envelope event types voicehook acts on.
+const (
+	TypePostCallAudio           = "post_call_audio"
+	TypeProjectConversionStatus = "project_conversion_status"
+	TypeChapterConversionStatus = "chapter_conversion_status"
+)
+
+// Parse normalises a webhook body into an Outcome. segmentID is the
+// segment_id query parameter; it alone sets Outcome.SegmentID (a body could
+// name any segment, the callback URL is what voicehook handed out).
+//
+// On error (always wrapping ErrMalformedPayload) DedupeKey is still set, and
+// so are Outcome.SegmentID and, when the body names one, Outcome.EventType.
+func Parse(body []byte, segmentID string) (Parsed, error) {
+	var w wire
+	if err := json.Unmarshal(body, &w); err != nil {
+		return parseLoose(body, segmentID, err)
+	}
+	if typ := w.eventType(); typ != "" {
+		return parseEnvelope(body, segmentID, typ, w.Data)
+	}
+	if status := strings.TrimSpace(w.Status); status != "" {
+		return Parsed{
+			Outcome:   parseSeed(&w, status, segmentID),
+			DedupeKey: capKey("seed:" + segmentID + ":" + sha256Hex(body)),
+		}, nil
+	}
+	return malformed(body, segmentID, "", errors.New("neither an event type nor a status"))
+}
+
+// wire is the union of every accepted form, decoded in one pass so that a
+// many-megabyte post_call_audio body is scanned once and its audio copied
+// once (into Data.FullAudio).
+type wire struct {
+	// ElevenLabs envelope. event_type (and the SDK test vectors' eventType)
+	// are accepted as aliases of type.
+	Type           string    `json:"type"`
+	EventType      string    `json:"event_type"`
+	EventTypeCamel string    `json:"eventType"`
+	Data           *wireData `json:"data"`
+	// event_timestamp is an int or a string depending on the event; nothing
+	// uses it, so it is left undecoded and either form is accepted.
+
+	// The seed's form.
+	Status string          `json:"status"`
+	Output json.RawMessage `json:"output"`
+	Error  json.RawMessage `json:"error"`
+}
+
+func (w *wire) eventType() string {
+	for _, t := range []string{w.Type, w.EventType, w.EventTypeCamel} {
+		if t = strings.TrimSpace(t); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+type wireData struct {
+	ConversationID    looseString     `json:"conversation_id"`
+	AgentID           looseString     `json:"agent_id"`
+	FullAudio         json.RawMessage `json:"full_audio"`
+	ProjectID         looseString     `json:"project_id"`
+	ProjectSnapshotID looseString     `json:"project_snapshot_id"`
+	ChapterID         looseString     `json:"chapter_id"`
+	ChapterSnapshotID looseString     `json:"chapter_snapshot_id"`
+	RequestID         looseString     `json:"request_id"`
+	ConversionStatus  looseString     `json:"conversion_status"`
+	ErrorDetails      json.RawMessage `json:"error_details"`
+}
+
+// looseString accepts a JSON string, number or boolean as text and null as
+// empty, so an id sent as a number does not make a whole event malformed.
+type looseString string
+
+func (s *looseString) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*s = ""
+	case b[0] == '"':
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		*s = looseString(strings.TrimSpace(str))
+	case b[0] == '{' || b[0] == '[':
+		return errors.New("want a string, got an object or array")
+	default: // number, true, false
+		*s = looseString(b)
+	}
+	return nil
+}
+
+// parseSeed handles the seed's {"status":…,"output":{"url":…}} /
+// {"error":{"message":…}} form.
+func parseSeed(w *wire, status, segmentID string) voicehook.Outcome {
+	status = strings.ToLower(status)
+	out := voicehook.Outcome{EventType: "status:" + status, SegmentID: segmentID}
+	switch status {
+	case "completed":
+		out.Kind = voicehook.OutcomeCompleted
+		var o struct {
+			URL looseString `json:"url"`
+		}
+		// A missing or odd "output" leaves Audio zero; the processor turns
+		// that into a permanent "no audio" failure rather than us guessing.
+		if json.Unmarshal(w.Output, &o) == nil {
+			out.Audio.URL = string(o.URL)
+		}
+	case "queued", "processing", "pending", "in_progress", "started":
+		out.Kind = voicehook.OutcomeProgress
+		out.Message = status
+	default:
+		out.Kind = voicehook.OutcomeFailed
+		out.Message = seedErrorMessage(w.Error)
+	}
+	return out
+}
+
+// seedErrorMessage reads error.message like the seed did, falling back to its
+// "Unknown error"; a plain string error is accepted too.
+func seedErrorMessage(raw json.RawMessage) string {
+	var obj struct {
+		Message looseString `json:"message"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+		return string(obj.Message)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {
+		return strings.TrimSpace(s)
+	}
+	return "Unknown error"
+}
+
+func parseEnvelope(body []byte, segmentID, typ string, d *wireData) (Parsed, error) {
+	if d == nil {
+		d = &wireData{}
+	}
+	p := Parsed{
+		Outcome:   voicehook.Outcome{EventType: typ, SegmentID: segmentID},
+		DedupeKey: envelopeKey(body, segmentID, typ, d),
+	}
+	out := &p.Outcome
+	switch strings.ToLower(typ) {
+	case TypePostCallAudio:
+		audio, err := rawString(d.FullAudio)
+		if err != nil {
+			return malformedWith(p, fmt.Errorf("data.full_audio: %w", err))
+		}
+		out.Kind = voicehook.OutcomeCompleted
+		out.Audio.Base64 = audio
+		out.ExternalIDs = nonEmpty(d.ConversationID, d.AgentID)
+	case TypeProjectConversionStatus, TypeChapterConversionStatus:
+		out.ExternalIDs = nonEmpty(d.RequestID, d.ChapterID, d.ProjectID)
+		status := strings.ToLower(string(d.ConversionStatus))
+		switch status {
+		case "":
+			return malformedWith(p, errors.New("data.conversion_status is missing"))
+		case "success":
+			out.Kind = voicehook.OutcomeCompleted
+			out.Audio.Studio = studioSnapshot(typ, d)
+		case "error", "failed", "failure":
+			out.Kind = voicehook.OutcomeFailed
+			out.Message = errorDetails(d.ErrorDetails)
+		default:
+			out.Kind = voicehook.OutcomeProgress
+			out.Message = status
+		}
+	default:
+		out.Kind = voicehook.OutcomeIgnored
+		out.Message = fmt.Sprintf("event type %s is not acted on", typ)
+	}
+	return p, nil
+}
+
+// studioSnapshot names the audio a successful conversion produced, or nil
+// when the ids to fetch it are missing (the processor then fails the job
+// permanently for want of audio). A project conversion streams the whole
+// project, even if the event also mentions a chapter; a chapter conversion
+// streams that chapter.
+func studioSnapshot(typ string, d *wireData) *voicehook.StudioSnapshot {
+	s := &voicehook.StudioSnapshot{
+		ProjectID:         string(d.ProjectID),
+		ProjectSnapshotID: string(d.ProjectSnapshotID),
+		ChapterID:         string(d.ChapterID),
+		ChapterSnapshotID: string(d.ChapterSnapshotID),
+	}
+	if strings.ToLower(typ) == TypeProjectConversionStatus {
+		s.ChapterID, s.ChapterSnapshotID = "", ""
+	}
+	switch {
+	case s.ProjectID == "":
+		return nil
+	case s.ChapterID != "" && s.ChapterSnapshotID != "":
+		return s
+	case s.ChapterID == "" && s.ProjectSnapshotID != "":
+		return s
+	}
+	return nil
+}
+
+// errorDetails renders data.error_details, a string or an object, as text.
+func errorDetails(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "Unknown error"
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+		return "Unknown error"
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return "Unknown error"
+	}
+	return buf.String()
+}
+
+// rawString returns the contents of a JSON string without copying them when,
+// as for base64, they hold no escapes. null and absent give nil.
+func rawString(raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '"' {
+		return nil, errors.New("not a string")
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, nil
+	}
+	// Escapes (some encoders write "\/") need a real decode.
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+func nonEmpty(ids ...looseString) []string {
+	var out []string
+	for _, id := range ids {
+		if id != "" && !containsString(out, string(id)) {
+			out = append(out, string(id))
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseLoose handles a body that did not decode into the union: it may still
+// be a valid envelope of a type we ignore whose data has another shape.
+func parseLoose(body []byte, segmentID string, decodeErr error) (Parsed, error) {
+	var head struct {
+		Type           string `json:"type"`
+		EventType      string `json:"event_type"`
+		EventTypeCamel string `json:"eventType"`
+	}
+	if json.Unmarshal(body, &head) != nil {
+		return malformed(body, segmentID, "", decodeErr)
+	}
+	w := wire{Type: head.Type, EventType: head.EventType, EventTypeCamel: head.EventTypeCamel}
+	typ := w.eventType()
+	switch strings.ToLower(typ) {
+	case "":
+		return malformed(body, segmentID, "", decodeErr)
+	case TypePostCallAudio, TypeProjectConversionStatus, TypeChapterConversionStatus:
+		return malformed(body, segmentID, typ, decodeErr)
+	}
+	return Parsed{
+		Outcome: voicehook.Outcome{
+			Kind:      voicehook.OutcomeIgnored,
+			EventType: typ,
+			SegmentID: segmentID,
+			Message:   fmt.Sprintf("event type %s is not acted on", typ),
+		},
+		DedupeKey: hashedEnvelopeKey(body, segmentID, typ),
+	}, nil
+}
+
+func malformed(body []byte, segmentID, typ string, err error) (Parsed, error) {
+	p := Parsed{
+		Outcome:   voicehook.Outcome{EventType: typ, SegmentID: segmentID},
+		DedupeKey: capKey("raw:" + segmentID + ":" + sha256Hex(body)),
+	}
+	return p, fmt.Errorf("%w: %w", ErrMalformedPayload, err)
+}
+
+// malformedWith keeps an envelope's id-based dedupe key but drops its
+// half-built outcome.
+func malformedWith(p Parsed, err error) (Parsed, error) {
+	p.Outcome = voicehook.Outcome{EventType: p.Outcome.EventType, SegmentID: p.Outcome.SegmentID}
+	return p, fmt.Errorf("%w: %w", ErrMalformedPayload, err)
+}

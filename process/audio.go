@@ -1,0 +1,80 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+
+	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/fetch"
+)
+
+// obtainAndStore gets the audio from wherever the callback says it is,
+// verifies it is audio, and stores it.
+func (s *step) obtainAndStore(ctx context.Context, src voicehook.AudioSource) (voicehook.StoredAudio, error) {
+	file, err := s.obtain(ctx, src)
+	if err != nil {
+		return voicehook.StoredAudio{}, err
+	}
+	defer removeQuietly(file.Path)
+	obj := voicehook.AudioObject{
+		Key:         objectKey(s.job.SegmentID, file.SHA256, file.Format),
+		Path:        file.Path,
+		ContentType: file.ContentType,
+		SHA256:      file.SHA256,
+		Bytes:       file.Bytes,
+		DurationMS:  file.DurationMS,
+	}
+	stored, err := s.p.Storage.Put(ctx, obj)
+	s.p.count("storage", err)
+	if err != nil {
+		return stored, fmt.Errorf("storing audio: %w", err)
+	}
+	return stored, nil
+}
+
+func (s *step) obtain(ctx context.Context, src voicehook.AudioSource) (fetch.File, error) {
+	switch {
+	case src.URL != "":
+		f, err := s.p.Fetcher.Download(ctx, src.URL, s.p.TempDir)
+		s.p.count("audio_source", err)
+		if err != nil {
+			return f, fmt.Errorf("downloading audio: %w", err)
+		}
+		return f, nil
+	case len(src.Base64) > 0:
+		dec := base64.NewDecoder(base64.StdEncoding, bytes.NewReader(src.Base64))
+		f, err := fetch.Save(dec, s.p.TempDir, s.p.MaxAudioBytes)
+		if err != nil && !voicehook.IsPermanent(err) {
+			// Inline audio cannot get better by waiting.
+			err = voicehook.Permanent("inline audio unusable", err)
+		}
+		return f, err
+	case src.Studio != nil:
+		rc, err := s.p.Studio.Stream(ctx, *src.Studio)
+		s.p.count("elevenlabs", err)
+		if err != nil {
+			return fetch.File{}, fmt.Errorf("fetching studio audio: %w", err)
+		}
+		defer rc.Close()
+		return fetch.Save(io.Reader(rc), s.p.TempDir, s.p.MaxAudioBytes)
+	default:
+		return fetch.File{}, voicehook.Permanent("no audio URL in webhook payload", nil)
+	}
+}
+
+func (p *Processor) count(service string, err error) {
+	if p.Metrics == nil {
+		return
+	}
+	result := "ok"
+	switch {
+	case voicehook.IsPermanent(err):
+		result = "permanent_error"
+	case err != nil:
+		result = "transient_error"
+	}
+	p.Metrics.OutsideCalls.WithLabelValues(service, result).Inc()
+}

@@ -1,0 +1,299 @@
+// Package process turns a stored webhook event into its effect: it matches
+// the event to its job, obtains and verifies the audio, stores it, and moves
+// the job and segment to their final state.
+//
+// Design: every step is safe to repeat, because a crash can stop the
+// process between any two of them and River runs the event again.
+//   - Audio is stored under a key derived from the segment and the audio's
+//     hash, so storing it again writes the same object.
+//   - Before the records change, the event claims the job (a unique row in
+//     the store). Only the claiming event changes the job and segment, so a
+//     duplicate, a late event or a second replica never moves them twice;
+//     and on a re-run the claimant finishes what it started.
+//   - Records never move a finished job (CompleteJob/FailJob are
+//     conditional), which is a second guard for the same rule.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/elevenlabs"
+	"github.com/voicehook/voicehook/fetch"
+	"github.com/voicehook/voicehook/internal/metrics"
+)
+
+// Store is what processing needs of the durable inbox.
+type Store interface {
+	EventForUpdate(ctx context.Context, id string) (voicehook.Event, error)
+	RecordAttempt(ctx context.Context, a voicehook.Attempt) error
+	FinishEvent(ctx context.Context, id string, f voicehook.EventFinish) error
+	ClaimJob(ctx context.Context, jobID, eventID string) (string, error)
+	ClaimOwner(ctx context.Context, jobID string) (string, error)
+}
+
+// Processor runs one processing attempt of an event.
+type Processor struct {
+	Store   Store
+	Records voicehook.Records
+	Storage voicehook.Storage
+	Fetcher *fetch.Fetcher
+	Studio  *elevenlabs.Studio
+	// Grace is how long an event with no matching job keeps waiting for
+	// one: the callback often races the job's creation.
+	Grace time.Duration
+	// MaxAudioBytes caps inline and streamed audio as Fetcher caps
+	// downloads.
+	MaxAudioBytes int64
+	TempDir       string
+	Clock         voicehook.Clock
+	Logger        *slog.Logger
+	Metrics       *metrics.Metrics
+}
+
+// Run is one attempt, as River hands it over.
+type Run struct {
+	EventID     string
+	Attempt     int
+	MaxAttempts int
+}
+
+// Result tells the queue what to do after an attempt.
+type Result struct {
+	// Retry, if set, is a transient failure: run again later.
+	Retry error
+	// Wait, if positive, runs the event again after this long without
+	// counting an attempt (waiting for its job to be created).
+	Wait time.Duration
+}
+
+// errNoJob means no job matches yet; the event waits within the grace.
+var errNoJob = errors.New("no matching voiceover job")
+
+// Process runs one attempt of an event and records it.
+func (p *Processor) Process(ctx context.Context, run Run) Result {
+	started := p.Clock.Now()
+	log := p.Logger.With("event_id", run.EventID, "attempt", run.Attempt)
+	ev, err := p.Store.EventForUpdate(ctx, run.EventID)
+	if err != nil {
+		if errors.Is(err, voicehook.ErrNotFound) {
+			log.Error("queued event is not in the store", "err", err)
+			return Result{}
+		}
+		return Result{Retry: err}
+	}
+	if ev.Status != voicehook.EventReceived {
+		// A finished event (a second queue job for it, or a replay that
+		// raced): nothing to do.
+		return Result{}
+	}
+	log = log.With("segment_id", ev.SegmentID)
+	st := step{p: p, ev: ev, log: log}
+	fin, res := st.run(ctx)
+
+	outcome, errText := fin.Status, fin.ErrorDetails
+	switch {
+	case res.Wait > 0:
+		outcome, errText = "waiting", "no matching job yet"
+	case res.Retry != nil:
+		errText = res.Retry.Error()
+		if run.Attempt >= run.MaxAttempts {
+			fin = voicehook.EventFinish{Status: voicehook.EventDead, RelatedJob: st.job.ID,
+				ErrorDetails: fmt.Sprintf("gave up after %d attempts: %v", run.Attempt, res.Retry)}
+			outcome, res = voicehook.EventDead, Result{}
+		} else {
+			outcome = "retry"
+		}
+	}
+	log = log.With("job_id", st.job.ID)
+	if err := p.Store.RecordAttempt(ctx, voicehook.Attempt{EventID: ev.ID, StartedAt: started,
+		FinishedAt: p.Clock.Now(), Outcome: outcome, Error: errText}); err != nil {
+		log.Warn("recording attempt", "err", err)
+	}
+	if fin.Status != "" {
+		if err := p.Store.FinishEvent(ctx, ev.ID, fin); err != nil {
+			// The records already changed (or the event failed); running
+			// again finishes the event through its claim.
+			return Result{Retry: fmt.Errorf("finishing event: %w", err)}
+		}
+		if m, ok := p.Records.(voicehook.EventMirror); ok {
+			if ev2, err := p.Store.EventForUpdate(ctx, ev.ID); err == nil {
+				if err := m.MirrorEvent(ctx, ev2); err != nil {
+					log.Warn("mirroring event", "err", err)
+				}
+			}
+		}
+	}
+	if p.Metrics != nil {
+		p.Metrics.Outcomes.WithLabelValues(outcome).Inc()
+		p.Metrics.ProcessingSeconds.Observe(p.Clock.Now().Sub(started).Seconds())
+	}
+	switch outcome {
+	case "retry":
+		log.Warn("processing failed; will retry", "err", res.Retry)
+	case "waiting":
+		log.Info("no matching job yet; waiting", "grace_left", p.Grace-p.Clock.Now().Sub(ev.ReceivedAt))
+	case voicehook.EventDead, voicehook.EventFailed:
+		log.Error("event "+outcome, "reason", errText)
+	default:
+		log.Info("event "+outcome, "details", errText)
+	}
+	return res
+}
+
+// step carries one attempt's state.
+type step struct {
+	p   *Processor
+	ev  voicehook.Event
+	job voicehook.Job
+	log *slog.Logger
+}
+
+func done(status, details string) (voicehook.EventFinish, Result) {
+	return voicehook.EventFinish{Status: status, ErrorDetails: details}, Result{}
+}
+
+func (s *step) run(ctx context.Context) (voicehook.EventFinish, Result) {
+	parsed, err := elevenlabs.Parse(s.ev.RawPayload, s.ev.SegmentID)
+	if err != nil {
+		return done(voicehook.EventFailed, "malformed payload: "+err.Error())
+	}
+	out := parsed.Outcome
+	switch out.Kind {
+	case voicehook.OutcomeIgnored:
+		return done(voicehook.EventIgnored, out.Message)
+	case voicehook.OutcomeProgress:
+		return done(voicehook.EventIgnored, "progress: "+out.Message+" (nothing changes)")
+	}
+
+	job, err := s.match(ctx, out)
+	if errors.Is(err, errNoJob) {
+		return s.waitOrGiveUp(err)
+	}
+	if err != nil {
+		return voicehook.EventFinish{}, Result{Retry: err}
+	}
+	s.job = job
+
+	if job.Status != voicehook.JobProcessing {
+		return s.finishedJob(ctx)
+	}
+	if out.Kind == voicehook.OutcomeFailed {
+		return s.fail(ctx, out.Message, voicehook.EventFailed)
+	}
+	audio, err := s.obtainAndStore(ctx, out.Audio)
+	if voicehook.IsPermanent(err) {
+		return s.fail(ctx, err.Error(), voicehook.EventFailed)
+	}
+	if err != nil {
+		return voicehook.EventFinish{}, Result{Retry: err}
+	}
+	return s.complete(ctx, audio)
+}
+
+func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job, error) {
+	if out.SegmentID == "" && len(out.ExternalIDs) == 0 {
+		return voicehook.Job{}, fmt.Errorf("%w: the callback names no segment (segment_id) and no id a job could hold", errNoJob)
+	}
+	job, err := s.p.Records.FindJob(ctx, voicehook.JobQuery{SegmentID: out.SegmentID, ExternalIDs: out.ExternalIDs})
+	if errors.Is(err, voicehook.ErrNotFound) {
+		return job, fmt.Errorf("%w for segment %q or ids %v", errNoJob, out.SegmentID, out.ExternalIDs)
+	}
+	if err != nil {
+		return job, fmt.Errorf("finding job: %w", err)
+	}
+	return job, nil
+}
+
+func (s *step) waitOrGiveUp(err error) (voicehook.EventFinish, Result) {
+	waited := s.p.Clock.Now().Sub(s.ev.ReceivedAt)
+	if waited < s.p.Grace {
+		// Wait a little longer each time: 1s, 2s, 4s … up to 30s.
+		return voicehook.EventFinish{}, Result{Wait: min(max(waited/4, time.Second), 30*time.Second, s.p.Grace-waited)}
+	}
+	return done(voicehook.EventFailed, fmt.Sprintf("%v after waiting %s (--job-match-grace)", err, s.p.Grace))
+}
+
+// finishedJob handles a matched job that is no longer processing: either
+// this event finished it before a crash (finish the event to match), or the
+// event is late or repeated (it changes nothing).
+func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, Result) {
+	owner, err := s.p.Store.ClaimOwner(ctx, s.job.ID)
+	if err != nil && !errors.Is(err, voicehook.ErrNotFound) {
+		return voicehook.EventFinish{}, Result{Retry: err}
+	}
+	if owner == s.ev.ID {
+		if s.job.Status == voicehook.JobCompleted {
+			return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, Result{}
+		}
+		return voicehook.EventFinish{Status: voicehook.EventFailed, RelatedJob: s.job.ID, ErrorDetails: s.job.ErrorDetails}, Result{}
+	}
+	// A job that finished before this event arrived may be an older one of
+	// the same segment while the newer job is still being created.
+	finished := s.job.Timestamps.Completed
+	if finished == nil {
+		finished = s.job.Timestamps.Failed
+	}
+	if finished != nil && finished.Before(s.ev.ReceivedAt) && s.p.Clock.Now().Sub(s.ev.ReceivedAt) < s.p.Grace {
+		return s.waitOrGiveUp(errNoJob)
+	}
+	return voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: s.job.ID,
+		ErrorDetails: fmt.Sprintf("job %s is already %s; a late or repeated event changes nothing", s.job.ID, s.job.Status)}, Result{}
+}
+
+// claim makes this event the one that resolves the job; false means another
+// event already did.
+func (s *step) claim(ctx context.Context) (bool, voicehook.EventFinish, error) {
+	owner, err := s.p.Store.ClaimJob(ctx, s.job.ID, s.ev.ID)
+	if err != nil {
+		return false, voicehook.EventFinish{}, fmt.Errorf("claiming job: %w", err)
+	}
+	if owner != s.ev.ID {
+		return false, voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: s.job.ID,
+			ErrorDetails: fmt.Sprintf("job %s is resolved by event %s", s.job.ID, owner)}, nil
+	}
+	return true, voicehook.EventFinish{}, nil
+}
+
+func (s *step) fail(ctx context.Context, reason, status string) (voicehook.EventFinish, Result) {
+	ok, fin, err := s.claim(ctx)
+	if err != nil || !ok {
+		return fin, Result{Retry: err}
+	}
+	if err := s.p.Records.FailJob(ctx, s.job, reason, s.p.Clock.Now().UTC()); err != nil {
+		return voicehook.EventFinish{}, Result{Retry: fmt.Errorf("failing job: %w", err)}
+	}
+	return voicehook.EventFinish{Status: status, RelatedJob: s.job.ID, ErrorDetails: reason}, Result{}
+}
+
+func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voicehook.EventFinish, Result) {
+	ok, fin, err := s.claim(ctx)
+	if err != nil || !ok {
+		return fin, Result{Retry: err}
+	}
+	if err := s.p.Records.CompleteJob(ctx, s.job, audio, s.p.Clock.Now().UTC()); err != nil {
+		return voicehook.EventFinish{}, Result{Retry: fmt.Errorf("completing job: %w", err)}
+	}
+	s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
+	return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, Result{}
+}
+
+var unsafeKey = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+// objectKey names stored audio by segment and content, so storing the same
+// audio again writes the same object.
+func objectKey(segmentID, sha, format string) string {
+	seg := unsafeKey.ReplaceAllString(segmentID, "_")
+	if seg == "" || seg[0] == '.' || len(seg) > 100 {
+		seg = "s_" + sha[:16]
+	}
+	return fmt.Sprintf("segments/%s/%s.%s", seg, sha, format)
+}
+
+func removeQuietly(path string) { _ = os.Remove(path) }

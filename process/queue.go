@@ -1,0 +1,206 @@
+package process
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Args is the queue job that processes one stored event.
+type Args struct {
+	EventID string `json:"event_id"`
+}
+
+// Kind names the job in River's tables.
+func (Args) Kind() string { return "voicehook.process_event" }
+
+// Inbox is what the queue needs of the store: pending events to enqueue.
+type Inbox interface {
+	EnqueuePending(ctx context.Context, limit int, insert func(ctx context.Context, tx *sql.Tx, ids []string) error) (int, error)
+}
+
+// QueueConfig tunes the queue.
+type QueueConfig struct {
+	Workers     int
+	MaxAttempts int
+	// RetryBase is the first retry delay; each retry doubles it, with
+	// jitter, up to RetryMax.
+	RetryBase, RetryMax time.Duration
+	// JobTimeout bounds one attempt; a job running longer than that on a
+	// process that died is rescued after JobTimeout plus a margin.
+	JobTimeout time.Duration
+	// PollInterval is how often workers look for jobs when not woken.
+	PollInterval time.Duration
+	// SweepInterval is how often committed events without a queue job are
+	// looked for even when nobody signals (a safety net; normally the
+	// ingest writer wakes the enqueuer after every commit).
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// Queue runs the events through River: the enqueuer turns committed events
+// into queue jobs, and River's workers run the Processor with retries,
+// backoff and rescue of jobs whose process died.
+type Queue struct {
+	client *river.Client[*sql.Tx]
+	inbox  Inbox
+	cfg    QueueConfig
+	wake   chan struct{}
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// NewQueue builds the River client; Start runs it.
+func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, cfg QueueConfig) (*Queue, error) {
+	cfg.Workers = max(cfg.Workers, 1)
+	cfg.MaxAttempts = max(cfg.MaxAttempts, 1)
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 2 * time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 10 * time.Minute
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 5 * time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 5 * time.Second
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{proc: proc}); err != nil {
+		return nil, fmt.Errorf("registering worker: %w", err)
+	}
+	client, err := river.NewClient(driver, &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		MaxAttempts:          cfg.MaxAttempts,
+		RetryPolicy:          &retryPolicy{base: cfg.RetryBase, max: cfg.RetryMax},
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.JobTimeout + 30*time.Second,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        20 * time.Millisecond,
+		Logger:               cfg.Logger.With("component", "river"),
+		// Finished queue jobs are bookkeeping; the event row is the record.
+		CompletedJobRetentionPeriod: time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating queue client: %w", err)
+	}
+	return &Queue{client: client, inbox: inbox, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
+}
+
+// Start runs the workers and the enqueuer. Its first sweep enqueues every
+// event committed before a crash that never got its queue job.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("starting queue: %w", err)
+	}
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.stop = cancel
+	go q.enqueuer(ectx)
+	q.Wake()
+	return nil
+}
+
+// Stop stops taking new work and waits for running attempts to finish, up
+// to ctx; attempts still running then are cancelled and will run again.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.stop != nil {
+		q.stop()
+		<-q.done
+	}
+	err := q.client.Stop(ctx)
+	if err != nil {
+		return q.client.StopAndCancel(context.Background())
+	}
+	return nil
+}
+
+// Wake asks the enqueuer to look for committed events now.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+const enqueueBatch = 500
+
+func (q *Queue) enqueuer(ctx context.Context) {
+	defer close(q.done)
+	tick := time.NewTicker(q.cfg.SweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-tick.C:
+		}
+		for {
+			n, err := q.inbox.EnqueuePending(ctx, enqueueBatch, q.insert)
+			if err != nil {
+				if ctx.Err() == nil {
+					q.cfg.Logger.Warn("enqueueing events; will retry", "err", err)
+				}
+				break
+			}
+			if n < enqueueBatch {
+				break
+			}
+		}
+	}
+}
+
+func (q *Queue) insert(ctx context.Context, tx *sql.Tx, ids []string) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: Args{EventID: id}}
+	}
+	_, err := q.client.InsertManyFastTx(ctx, tx, params)
+	return err
+}
+
+// worker adapts the Processor to River.
+type worker struct {
+	river.WorkerDefaults[Args]
+	proc *Processor
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	res := w.proc.Process(ctx, Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+	switch {
+	case res.Wait > 0:
+		return river.JobSnooze(res.Wait)
+	case res.Retry != nil:
+		return res.Retry
+	}
+	return nil
+}
+
+// retryPolicy is exponential backoff with full jitter between half and the
+// whole delay: base, 2×base, 4×base … capped at max.
+type retryPolicy struct{ base, max time.Duration }
+
+func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(p.delay(len(job.Errors)))
+}
+
+func (p *retryPolicy) delay(failures int) time.Duration {
+	d := p.base
+	for i := 1; i < failures && d < p.max; i++ {
+		d *= 2
+	}
+	d = min(d, p.max)
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,199 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/minio/minio-go/v7"
+	"github.com/voicehook/voicehook"
+)
+
+func TestPutStoresAndVerifies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		tls  bool
+		size int
+	}{
+		{"single part over http", false, 64 << 10},
+		{"single part over https", true, 64 << 10},
+		{"multi-part above 16 MiB", true, 17 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := startFakeS3(t, tt.tls)
+			s := f.storage(t)
+			data := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16)
+			obj := audioFile(t, "segments/seg 1/abc.mp3", data)
+
+			got, err := s.Put(context.Background(), obj)
+			if err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			want := voicehook.StoredAudio{
+				URL:         f.srv.URL + "/voice/segments/seg%201/abc.mp3",
+				Key:         obj.Key,
+				SHA256:      obj.SHA256,
+				Bytes:       obj.Bytes,
+				DurationMS:  2500,
+				ContentType: "audio/mpeg",
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Put result (-want +got):\n%s", diff)
+			}
+			info, err := s.client.StatObject(context.Background(), testBucket, obj.Key, minio.StatObjectOptions{})
+			if err != nil {
+				t.Fatalf("StatObject: %v", err)
+			}
+			if diff := cmp.Diff("audio/mpeg", info.ContentType); diff != "" {
+				t.Errorf("stored Content-Type (-want +got):\n%s", diff)
+			}
+			if !bytes.Equal(f.download(t, got.URL), data) {
+				t.Errorf("object downloaded from %s differs from the file", got.URL)
+			}
+		})
+	}
+}
+
+func TestPutIsIdempotent(t *testing.T) {
+	t.Parallel()
+	f := newFakeS3(t)
+	s := f.storage(t)
+	obj := audioFile(t, "segments/s1/x.mp3", []byte("same audio twice"))
+	first, err := s.Put(context.Background(), obj)
+	if err != nil {
+		t.Fatalf("first Put: %v", err)
+	}
+	second, err := s.Put(context.Background(), obj)
+	if err != nil {
+		t.Fatalf("second Put: %v", err)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("repeat Put differs (-first +second):\n%s", diff)
+	}
+	var keys []string
+	for o := range s.client.ListObjects(context.Background(), testBucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		keys = append(keys, o.Key)
+	}
+	if diff := cmp.Diff([]string{"segments/s1/x.mp3"}, keys); diff != "" {
+		t.Errorf("bucket contents (-want +got):\n%s", diff)
+	}
+}
+
+func TestPutErrors(t *testing.T) {
+	t.Parallel()
+	type result struct {
+		Permanent bool
+		Mentions  bool
+	}
+	failPut := func(status int, code string) func(http.ResponseWriter, *http.Request, http.Handler) bool {
+		return func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
+			if r.Method != http.MethodPut {
+				return false
+			}
+			s3Error(w, r, status, code)
+			return true
+		}
+	}
+	// rewriteHead lets the fake answer HEAD, then changes one header, as a
+	// store that lost or altered bytes would.
+	rewriteHead := func(header, value string) func(http.ResponseWriter, *http.Request, http.Handler) bool {
+		return func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+			if r.Method != http.MethodHead {
+				return false
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Set(header, value)
+			w.WriteHeader(rec.Code)
+			return true
+		}
+	}
+	tests := []struct {
+		name    string
+		bucket  string
+		key     string
+		change  func(*voicehook.AudioObject)
+		hook    func(http.ResponseWriter, *http.Request, http.Handler) bool
+		mention string
+		want    result
+	}{
+		{name: "missing bucket", bucket: "no-such-bucket", mention: "does not exist", want: result{true, true}},
+		{name: "access denied", hook: failPut(403, "AccessDenied"), mention: "s3:PutObject", want: result{true, true}},
+		{name: "bad secret", hook: failPut(403, "SignatureDoesNotMatch"), mention: "secret key", want: result{true, true}},
+		{name: "key rejected", hook: failPut(400, "KeyTooLongError"), mention: "object key", want: result{true, true}},
+		{name: "slow down", hook: failPut(503, "SlowDown"), mention: "SlowDown", want: result{false, true}},
+		{name: "internal error", hook: failPut(500, "InternalError"), mention: "InternalError", want: result{false, true}},
+		{name: "clock skew", hook: failPut(403, "RequestTimeTooSkewed"), mention: "RequestTimeTooSkewed", want: result{false, true}},
+		{name: "absolute key", key: "/etc/x.mp3", mention: "invalid storage key", want: result{true, true}},
+		{name: "dot dot key", key: "segments/../x.mp3", mention: "invalid storage key", want: result{true, true}},
+		{name: "source changed", change: func(o *voicehook.AudioObject) { o.Bytes-- }, mention: "expected", want: result{false, true}},
+		{name: "size differs after upload", hook: rewriteHead("Content-Length", "3"), mention: "holds 3 bytes", want: result{false, true}},
+		{name: "etag differs after upload", hook: rewriteHead("ETag", `"0123456789abcdef0123456789abcdef"`), mention: "ETag", want: result{false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeS3(t)
+			f.setHook(tt.hook)
+			cfg := f.config()
+			if tt.bucket != "" {
+				cfg.Bucket = tt.bucket
+			}
+			s := f.storageFor(t, cfg)
+			key := "segments/s1/x.mp3"
+			if tt.key != "" {
+				key = tt.key
+			}
+			obj := audioFile(t, key, []byte("some audio bytes"))
+			if tt.change != nil {
+				tt.change(&obj)
+			}
+			_, err := s.Put(context.Background(), obj)
+			if err == nil {
+				t.Fatal("Put succeeded, want an error")
+			}
+			got := result{voicehook.IsPermanent(err), strings.Contains(err.Error(), tt.mention)}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Put error %q (-want +got):\n%s", err, diff)
+			}
+			if strings.Contains(err.Error(), cfg.SecretKey) {
+				t.Errorf("error leaks the secret key: %q", err)
+			}
+		})
+	}
+}
+
+func TestPutNetworkErrorIsTransient(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	s, err := New(Config{
+		Endpoint: "http://" + addr, Region: "us-east-1", Bucket: testBucket,
+		AccessKey: "a", SecretKey: "b", PathStyle: true, PublicURL: "http://" + addr + "/voice",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(context.Background(), audioFile(t, "segments/s/x.mp3", []byte("audio")))
+	if err == nil || voicehook.IsPermanent(err) {
+		t.Errorf("Put to a closed port = %v, want a transient error", err)
+	}
+}

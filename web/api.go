@@ -1,0 +1,200 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/voicehook/voicehook"
+)
+
+type createJobRequest struct {
+	SegmentID  string `json:"segment_id"`
+	Type       string `json:"type"`
+	ExternalID string `json:"external_id"`
+}
+
+func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
+	var req createJobRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return
+	}
+	if req.SegmentID == "" {
+		writeError(w, http.StatusBadRequest, "segment_id is required")
+		return
+	}
+	if len(req.SegmentID) > 200 || len(req.ExternalID) > 200 {
+		writeError(w, http.StatusBadRequest, "segment_id and external_id are at most 200 characters")
+		return
+	}
+	if req.Type == "" {
+		req.Type = voicehook.JobTypeVoiceover
+	}
+	if req.Type != voicehook.JobTypeVoiceover {
+		writeError(w, http.StatusBadRequest, "type must be "+voicehook.JobTypeVoiceover)
+		return
+	}
+	job, err := s.Records.CreateJob(r.Context(), voicehook.NewJob{SegmentID: req.SegmentID, Type: req.Type, ExternalID: req.ExternalID})
+	if err != nil {
+		s.writeStoreError(w, err, "job")
+		return
+	}
+	job.CallbackURL = s.callbackURL(job.SegmentID)
+	s.Logger.Info("job created", "job_id", job.ID, "segment_id", job.SegmentID)
+	writeJSON(w, http.StatusCreated, job)
+}
+
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	job, err := s.Records.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeStoreError(w, err, "job")
+		return
+	}
+	job.CallbackURL = s.callbackURL(job.SegmentID)
+	writeJSON(w, http.StatusOK, job)
+}
+
+func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: q.Get("status"), SegmentID: q.Get("segment_id"), Limit: limit})
+	if err != nil {
+		s.writeStoreError(w, err, "jobs")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": nonNil(jobs)})
+}
+
+func (s *Server) handleGetSegment(w http.ResponseWriter, r *http.Request) {
+	seg, err := s.Records.Segment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeStoreError(w, err, "segment")
+		return
+	}
+	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{SegmentID: seg.ID})
+	if err != nil {
+		s.writeStoreError(w, err, "jobs")
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		voicehook.Segment
+		Jobs []voicehook.Job `json:"jobs"`
+	}{seg, nonNil(jobs)})
+}
+
+// maxListedPayload is the largest raw payload a list shows inline; larger
+// ones (base64 audio) are shown by GET /api/events/{id}.
+const maxListedPayload = 64 << 10
+
+func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f := voicehook.EventFilter{Status: q.Get("status"), SegmentID: q.Get("segment_id"), Type: q.Get("type"), Limit: limit, BeforeID: q.Get("before")}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, name+" must be an RFC 3339 time")
+				return
+			}
+			*dst = t
+		}
+	}
+	events, err := s.Store.ListEvents(r.Context(), f)
+	if err != nil {
+		s.writeStoreError(w, err, "events")
+		return
+	}
+	out := make([]eventView, len(events))
+	for i, ev := range events {
+		out[i] = viewEvent(ev, maxListedPayload)
+	}
+	reply := map[string]any{"events": out}
+	if limit == 0 {
+		limit = 100 // the store's default page
+	}
+	if len(events) == limit {
+		reply["next_before"] = events[len(events)-1].ID
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) {
+	ev, err := s.Store.Event(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeStoreError(w, err, "event")
+		return
+	}
+	attempts, err := s.Store.Attempts(r.Context(), ev.ID)
+	if err != nil {
+		s.writeStoreError(w, err, "attempts")
+		return
+	}
+	v := viewEvent(ev, -1)
+	v.History = nonNil(attempts)
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.Store.Replay(r.Context(), id); err != nil {
+		s.writeStoreError(w, err, "event")
+		return
+	}
+	s.Wake()
+	s.Logger.Info("event replay requested", "event_id", id)
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replaying", "event_id": id})
+}
+
+// eventView is an event as the API shows it: the raw payload inline as JSON
+// when it is JSON, as a string otherwise.
+type eventView struct {
+	voicehook.Event
+	RawPayload     any                 `json:"raw_payload,omitempty"`
+	PayloadOmitted bool                `json:"raw_payload_omitted,omitempty"`
+	History        []voicehook.Attempt `json:"history,omitempty"`
+}
+
+func viewEvent(ev voicehook.Event, maxPayload int) eventView {
+	v := eventView{Event: ev}
+	switch {
+	case maxPayload >= 0 && len(ev.RawPayload) > maxPayload:
+		v.PayloadOmitted = true
+	case json.Valid(ev.RawPayload):
+		v.RawPayload = json.RawMessage(ev.RawPayload)
+	default:
+		v.RawPayload = string(ev.RawPayload)
+	}
+	return v
+}
+
+func limitParam(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errors.New("limit must be a number from 1 to 1000")
+	}
+	return n, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,115 @@
+// Package web is voicehook's HTTP face: the ElevenLabs webhook, the JSON
+// API, media, health and metrics. One delivery goes: webhook.go reads and
+// authenticates it, hands it to the group-commit writer (Ingest), and
+// answers only once the commit holding it is durable.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/elevenlabs"
+	"github.com/voicehook/voicehook/internal/metrics"
+)
+
+// Store is what the HTTP layer reads from and asks of the event store.
+type Store interface {
+	Event(ctx context.Context, id string) (voicehook.Event, error)
+	ListEvents(ctx context.Context, f voicehook.EventFilter) ([]voicehook.Event, error)
+	Attempts(ctx context.Context, eventID string) ([]voicehook.Attempt, error)
+	Replay(ctx context.Context, id string) error
+	Ping(ctx context.Context) error
+}
+
+// Server holds the HTTP handlers' dependencies.
+type Server struct {
+	Verifier *elevenlabs.Verifier
+	Tokens   *Tokens
+	// Ingest stores one verified delivery durably (through the group
+	// commit writer) and says what became of it.
+	Ingest  func(ctx context.Context, ev voicehook.NewEvent) voicehook.IngestResult
+	Store   Store
+	Records voicehook.Records
+	// Wake tells the queue that events wait (after a replay).
+	Wake func()
+	// Media serves stored audio under /media/.
+	Media        http.Handler
+	Metrics      *metrics.Metrics
+	AdminToken   string
+	PublicURL    string
+	MaxBodyBytes int64
+	Clock        voicehook.Clock
+	Logger       *slog.Logger
+}
+
+// WebhookPath is where ElevenLabs delivers.
+const WebhookPath = "/webhooks/elevenlabs"
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+WebhookPath, s.handleWebhook)
+
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.requireAdmin(h)) }
+	api("POST /api/jobs", s.handleCreateJob)
+	api("GET /api/jobs", s.handleListJobs)
+	api("GET /api/jobs/{id}", s.handleGetJob)
+	api("GET /api/segments/{id}", s.handleGetSegment)
+	api("GET /api/events", s.handleListEvents)
+	api("GET /api/events/{id}", s.handleGetEvent)
+	api("POST /api/events/{id}/replay", s.handleReplay)
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	if s.Media != nil {
+		mux.Handle("GET /media/", s.Media)
+		mux.Handle("HEAD /media/", s.Media)
+	}
+	return mux
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Logger.Warn("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": "store not ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers {"status":"error","message":…}. The message is safe to
+// show a client; details go to the log.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"status": "error", "message": msg})
+}
+
+// writeStoreError maps a store error to a reply.
+func (s *Server) writeStoreError(w http.ResponseWriter, err error, what string) {
+	switch {
+	case errors.Is(err, voicehook.ErrNotFound):
+		writeError(w, http.StatusNotFound, what+" not found")
+	default:
+		s.Logger.Error("store error", "what", what, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable; try again")
+	}
+}
