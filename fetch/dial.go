@@ -29,7 +29,10 @@ func checkDial(network, address string, _ syscall.RawConn) error {
 // with different settings; audio downloads are few and large.
 func (f *Fetcher) newClient(maxRedirects int) *http.Client {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	if !f.AllowPrivate {
+	switch {
+	case f.dialCheck != nil:
+		dialer.Control = f.dialCheck
+	case !f.AllowPrivate:
 		dialer.Control = checkDial
 	}
 	transport := &http.Transport{

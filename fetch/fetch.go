@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/voicehook/voicehook"
@@ -47,6 +48,10 @@ type Fetcher struct {
 	MaxRedirects int
 	// UserAgent is sent with every request (DefaultUserAgent if empty).
 	UserAgent string
+
+	// dialCheck replaces checkDial in tests, which can only reach loopback
+	// and so tell hops apart by port.
+	dialCheck func(network, address string, c syscall.RawConn) error
 }
 
 // Download fetches rawURL into a new file in dir (see Save) and returns it
@@ -133,6 +138,10 @@ func requestError(ctx context.Context, err error, where string, timeout time.Dur
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
+		// ue.URL is the hop that failed; name it if it is not the first.
+		if u, perr := url.Parse(ue.URL); perr == nil && redact(u) != where {
+			where += " (redirected to " + redact(u) + ")"
+		}
 	}
 	var pe *voicehook.PermanentError
 	if errors.As(err, &pe) { // from checkRedirect
@@ -163,7 +172,7 @@ func checkRedirect(max int) func(*http.Request, []*http.Request) error {
 		}
 		if err := checkURL(req.URL); err != nil {
 			return voicehook.Permanent("audio URL redirects to an unusable URL",
-				fmt.Errorf("%s redirected: %w", from, err))
+				fmt.Errorf("%s redirected to %s: %w", from, redact(req.URL), err))
 		}
 		return nil
 	}
