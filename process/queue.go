@@ -33,8 +33,8 @@ type QueueConfig struct {
 	// RetryBase is the first retry delay; each retry doubles it, with
 	// jitter, up to RetryMax.
 	RetryBase, RetryMax time.Duration
-	// JobTimeout bounds one attempt; a job running longer than that on a
-	// process that died is rescued after JobTimeout plus a margin.
+	// JobTimeout bounds one attempt; an attempt of a process that died is
+	// rescued by a live one after JobTimeout plus a margin (up to 30s).
 	JobTimeout time.Duration
 	// PollInterval is how often workers look for jobs when not woken.
 	PollInterval time.Duration
@@ -86,7 +86,7 @@ func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, 
 		MaxAttempts:          cfg.MaxAttempts,
 		RetryPolicy:          &retryPolicy{base: cfg.RetryBase, max: cfg.RetryMax},
 		JobTimeout:           cfg.JobTimeout,
-		RescueStuckJobsAfter: cfg.JobTimeout + 30*time.Second,
+		RescueStuckJobsAfter: cfg.JobTimeout + min(cfg.JobTimeout, 30*time.Second),
 		FetchPollInterval:    cfg.PollInterval,
 		FetchCooldown:        20 * time.Millisecond,
 		Logger:               cfg.Logger.With("component", "river"),

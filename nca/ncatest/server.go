@@ -12,6 +12,9 @@
 //
 // It only ever downloads from 127.0.0.1 or ::1, so tests cannot send traffic
 // off the machine through it.
+//
+// One deliberate fidelity point: filename is optional, as in NCA's schema
+// (only file_url is required); without it the name comes from file_url.
 package ncatest
 
 import (
@@ -326,6 +329,12 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "POST")
 		return
 	}
+	// Read the body before any delay: the server only notices a client
+	// that gave up once the body has been consumed.
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
 	if !s.wait(r.Context()) || s.injected(w, endpoint) {
 		return
 	}
@@ -333,7 +342,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
 		return
 	}
-	req, problem := parseUpload(r)
+	req, problem := parseUpload(r.Header.Get("Content-Type"), body)
 	if problem != "" {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": problem})
 		return
@@ -382,9 +391,8 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 
 // parseUpload validates the body like NCA's JSON schema: file_url is a
 // required string, filename an optional string, public an optional boolean.
-func parseUpload(r *http.Request) (Upload, string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+func parseUpload(contentType string, body []byte) (Upload, string) {
+	if !strings.HasPrefix(contentType, "application/json") {
 		return Upload{}, "Missing JSON in request"
 	}
 	var raw map[string]json.RawMessage
@@ -560,18 +568,22 @@ func escapePath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-func isLoopbackURL(u *url.URL) bool {
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
+// isLoopback reports whether host is exactly 127.0.0.1 or ::1, the only
+// addresses tests may send traffic to.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback))
 }
 
-// loopbackOnly refuses, at connect time, any address that is not loopback.
+func isLoopbackURL(u *url.URL) bool { return isLoopback(u.Hostname()) }
+
+// loopbackOnly refuses, at connect time, any address but 127.0.0.1 and ::1.
 func loopbackOnly(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !isLoopback(host) {
 		return fmt.Errorf("ncatest: refusing to connect to non-loopback %s", address)
 	}
 	return nil
