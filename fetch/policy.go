@@ -86,8 +86,9 @@ var (
 // (SSRF): unspecified, loopback, private, link-local, cloud metadata, CGNAT,
 // multicast, broadcast, 0.0.0.0/8, reserved 240/4, and IPv6 forms that embed
 // one of those IPv4 addresses (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96,
-// 6to4 2002::/16, Teredo). The refusal is an *AddressError wrapping
-// ErrForbiddenAddress. It is a pure function: it never resolves or dials.
+// 6to4 2002::/16, Teredo). Documentation ranges are allowed (see v4Rules).
+// The refusal is an *AddressError wrapping ErrForbiddenAddress. It is a pure
+// function: it never resolves or dials.
 func CheckAddr(ip netip.Addr) error {
 	if !ip.IsValid() {
 		return &AddressError{Addr: ip, Reason: "not a valid IP address"}

@@ -291,3 +291,9 @@ func (h *harness) waitEvent(id string) eventView {
 func seedCompleted(audioURL string) []byte {
 	return fmt.Appendf(nil, `{"status":"completed","output":{"url":%q}}`, audioURL)
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func signNow(body []byte) string { return elevenlabs.Sign(testSecret, time.Now(), body) }
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -98,6 +98,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	var v int
 	err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM voicehook_migrations").Scan(&v)
 	if err != nil {
+		// A database that answers but lacks the migrations table has never
+		// been migrated: say so rather than report it down.
+		var one int
+		if db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one) == nil {
+			return fmt.Errorf("schema not migrated (%v): run voicehook migrate", err)
+		}
 		return unavailable(fmt.Errorf("checking schema version: %w", err))
 	}
 	if want := db.latestMigration(); v < want {

@@ -21,7 +21,8 @@ const jobColumns = "id, segment_id, type, status, external_id, error_details, cr
 
 // CreateJob creates a processing job, and its segment if the segment is new.
 func (db *DB) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook.Job, error) {
-	now := db.clock.Now().UTC()
+	// At the precision stored, so the job returned is the job read back.
+	now := fromMicros(db.now())
 	job := voicehook.Job{
 		ID:         "job_" + uuid.Must(uuid.NewV7()).String(),
 		SegmentID:  nj.SegmentID,
