@@ -174,6 +174,9 @@ func checkRedirect(max int) func(*http.Request, []*http.Request) error {
 			return voicehook.Permanent("audio URL redirects to an unusable URL",
 				fmt.Errorf("%s redirected to %s: %w", from, redact(req.URL), err))
 		}
+		// The client would tell the next host the previous URL, query
+		// string (and so its token) included.
+		req.Header.Del("Referer")
 		return nil
 	}
 }

@@ -309,3 +309,26 @@ func TestDownloadChecksEveryRedirectHop(t *testing.T) {
 		t.Errorf("message (-want +got):\n%s", diff)
 	}
 }
+
+// A redirect does not pass the previous URL, token included, on as Referer.
+func TestDownloadSendsNoReferer(t *testing.T) {
+	t.Parallel()
+	referers := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		referers <- r.Referer()
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/audio.mp3", http.StatusFound)
+			return
+		}
+		w.Write(testMP3)
+	}))
+	t.Cleanup(srv.Close)
+	f := Fetcher{AllowPrivate: true}
+	if _, err := f.Download(context.Background(), srv.URL+"/start?token=s3cr3t", t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{<-referers, <-referers}
+	if diff := cmp.Diff([]string{"", ""}, got); diff != "" {
+		t.Errorf("Referer headers (-want +got):\n%s", diff)
+	}
+}
