@@ -47,6 +47,9 @@ const ServiceElevenLabs = "ElevenLabs"
 var (
 	ErrNotFound    = errors.New("not found")
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrInProgress: the event is still waiting to be processed, so there is
+	// nothing to replay yet.
+	ErrInProgress = errors.New("event is still being processed")
 )
 
 // PermanentError marks a failure that no retry can fix: the payload names no

@@ -32,8 +32,9 @@ import (
 // Store is what processing needs of the durable inbox.
 type Store interface {
 	EventForUpdate(ctx context.Context, id string) (voicehook.Event, error)
-	RecordAttempt(ctx context.Context, a voicehook.Attempt) error
-	FinishEvent(ctx context.Context, id string, f voicehook.EventFinish) error
+	// FinishAttempt records an attempt and, if fin is not nil, the event's
+	// new state, atomically.
+	FinishAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error
 	ClaimJob(ctx context.Context, jobID, eventID string) (string, error)
 	ClaimOwner(ctx context.Context, jobID string) (string, error)
 }
@@ -112,21 +113,24 @@ func (p *Processor) Process(ctx context.Context, run Run) Result {
 		}
 	}
 	log = log.With("job_id", st.job.ID)
-	if err := p.Store.RecordAttempt(ctx, voicehook.Attempt{EventID: ev.ID, StartedAt: started,
-		FinishedAt: p.Clock.Now(), Outcome: outcome, Error: errText}); err != nil {
-		log.Warn("recording attempt", "err", err)
-	}
+	attempt := voicehook.Attempt{EventID: ev.ID, StartedAt: started, FinishedAt: p.Clock.Now(), Outcome: outcome, Error: errText}
+	var finish *voicehook.EventFinish
 	if fin.Status != "" {
-		if err := p.Store.FinishEvent(ctx, ev.ID, fin); err != nil {
-			// The records already changed (or the event failed); running
-			// again finishes the event through its claim.
+		finish = &fin
+	}
+	if err := p.Store.FinishAttempt(ctx, attempt, finish); err != nil {
+		if finish == nil {
+			log.Warn("recording attempt", "err", err)
+		} else {
+			// The records may already have changed; running again
+			// finishes the event through its claim.
 			return Result{Retry: fmt.Errorf("finishing event: %w", err)}
 		}
-		if m, ok := p.Records.(voicehook.EventMirror); ok {
-			if ev2, err := p.Store.EventForUpdate(ctx, ev.ID); err == nil {
-				if err := m.MirrorEvent(ctx, ev2); err != nil {
-					log.Warn("mirroring event", "err", err)
-				}
+	}
+	if m, ok := p.Records.(voicehook.EventMirror); ok && finish != nil {
+		if ev2, err := p.Store.EventForUpdate(ctx, ev.ID); err == nil {
+			if err := m.MirrorEvent(ctx, ev2); err != nil {
+				log.Warn("mirroring event", "err", err)
 			}
 		}
 	}

@@ -108,6 +108,8 @@ func (s *Server) writeStoreError(w http.ResponseWriter, err error, what string) 
 	switch {
 	case errors.Is(err, voicehook.ErrNotFound):
 		writeError(w, http.StatusNotFound, what+" not found")
+	case errors.Is(err, voicehook.ErrInProgress):
+		writeError(w, http.StatusConflict, "event is still being processed; replay it once it has finished")
 	default:
 		s.Logger.Error("store error", "what", what, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "store unavailable; try again")

@@ -262,6 +262,10 @@ func TestCallbackBeforeJobWaitsForIt(t *testing.T) {
 		if ev := h.event(a.EventID); ev.Status != "received" {
 			t.Fatalf("event without a job = %+v, want still received (waiting)", ev)
 		}
+		var r ack
+		if code := h.do("POST", "/api/events/"+a.EventID+"/replay", nil, nil, &r); code != 409 || r.Message == "" {
+			t.Fatalf("replay of an event still waiting: %d %+v, want 409", code, r)
+		}
 		job := h.createJob("seg-early", "")
 		ev := h.waitEvent(a.EventID)
 		if ev.Status != "succeeded" || ev.RelatedJob != job.ID {

@@ -12,6 +12,13 @@ import (
 // RecordAttempt appends one processing attempt to an event's history and
 // counts it.
 func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt) error {
+	return db.FinishAttempt(ctx, a, nil)
+}
+
+// FinishAttempt records an attempt and, when fin is not nil, the event's new
+// state, in one transaction: a crash leaves either both or neither, so the
+// history never shows an outcome the event does not have.
+func (db *DB) FinishAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error {
 	return db.withTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, db.q("SELECT attempts FROM voicehook_events WHERE id = ?"), a.EventID).Scan(&n); err != nil {
@@ -24,6 +31,9 @@ func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt) error {
 		}
 		if _, err := tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET attempts = ?, updated_at = ? WHERE id = ?"), n, db.now(), a.EventID); err != nil {
 			return fmt.Errorf("recording attempt: %w", err)
+		}
+		if fin != nil {
+			return db.finishEvent(ctx, tx, a.EventID, *fin)
 		}
 		return nil
 	})
@@ -53,29 +63,38 @@ func (db *DB) Attempts(ctx context.Context, eventID string) ([]voicehook.Attempt
 // FinishEvent writes an event's state after a processing step. Empty fields
 // of f other than Status keep their stored value.
 func (db *DB) FinishEvent(ctx context.Context, id string, f voicehook.EventFinish) error {
-	_, err := db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?,
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishEvent(ctx, tx, id, f) })
+}
+
+func (db *DB) finishEvent(ctx context.Context, tx *sql.Tx, id string, f voicehook.EventFinish) error {
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?,
 		error_details = CASE WHEN ? = '' THEN error_details ELSE ? END,
 		related_job = CASE WHEN ? = '' THEN related_job ELSE ? END,
 		updated_at = ? WHERE id = ?`),
 		f.Status, f.ErrorDetails, f.ErrorDetails, f.RelatedJob, f.RelatedJob, db.now(), id)
 	if err != nil {
-		return unavailable(fmt.Errorf("updating event %s: %w", id, err))
+		return fmt.Errorf("updating event %s: %w", id, err)
 	}
 	return nil
 }
 
-// Replay puts an event back in the queue: status received, details cleared,
-// waiting for the enqueuer. Its attempts and history stay.
+// Replay puts a finished event back in the queue: status received, details
+// cleared, waiting for the enqueuer. Its attempts and history stay. An event
+// still being processed is not replayed (ErrInProgress): a second queue job
+// for it would only race the first.
 func (db *DB) Replay(ctx context.Context, id string) error {
 	res, err := db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?, error_details = '', enqueued = 0, updated_at = ?
-		WHERE id = ?`), voicehook.EventReceived, db.now(), id)
+		WHERE id = ? AND status <> ?`), voicehook.EventReceived, db.now(), id, voicehook.EventReceived)
 	if err != nil {
 		return unavailable(fmt.Errorf("replaying event %s: %w", id, err))
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
 	}
-	return nil
+	if _, err := db.EventForUpdate(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("replaying event %s: %w", id, voicehook.ErrInProgress)
 }
 
 // EnqueuePending hands up to limit committed events that have no queue job
