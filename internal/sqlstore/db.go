@@ -190,3 +190,26 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return nil
 }
+
+type scanner interface{ Scan(dest ...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, pool *sql.DB, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := pool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("querying: %w", err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(fmt.Errorf("reading rows: %w", err))
+	}
+	return out, nil
+}

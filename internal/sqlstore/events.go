@@ -66,19 +66,17 @@ func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voiceho
 
 // Event reads one event.
 func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
-	row := db.r.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id)
-	ev, err := scanEvent(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return voicehook.Event{}, fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
-	}
-	return ev, err
+	return db.event(ctx, db.r, id)
 }
 
 // EventForUpdate reads one event from the writer, so a worker sees its own
 // latest writes even where the reader lags.
 func (db *DB) EventForUpdate(ctx context.Context, id string) (voicehook.Event, error) {
-	row := db.w.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id)
-	ev, err := scanEvent(row)
+	return db.event(ctx, db.w, id)
+}
+
+func (db *DB) event(ctx context.Context, pool *sql.DB, id string) (voicehook.Event, error) {
+	ev, err := scanEvent(pool.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return voicehook.Event{}, fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
 	}
@@ -117,21 +115,7 @@ func (db *DB) ListEvents(ctx context.Context, f voicehook.EventFilter) ([]voiceh
 		limit = 100
 	}
 	query += " ORDER BY received_at DESC, id DESC LIMIT ?"
-	args = append(args, limit)
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, unavailable(fmt.Errorf("listing events: %w", err))
-	}
-	defer rows.Close()
-	var out []voicehook.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, db.q(query), scanEvent, append(args, limit)...)
 }
 
 // CountEvents counts events by status, received at or after since.
@@ -152,8 +136,6 @@ func (db *DB) CountEvents(ctx context.Context, since int64) (map[string]int, err
 	}
 	return out, rows.Err()
 }
-
-type scanner interface{ Scan(dest ...any) error }
 
 func scanEvent(s scanner) (voicehook.Event, error) {
 	var ev voicehook.Event

@@ -160,20 +160,7 @@ func (db *DB) finishJob(ctx context.Context, job voicehook.Job, jobSQL string, j
 }
 
 func (db *DB) queryJobs(ctx context.Context, pool *sql.DB, query string, args ...any) ([]voicehook.Job, error) {
-	rows, err := pool.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, unavailable(fmt.Errorf("querying jobs: %w", err))
-	}
-	defer rows.Close()
-	var out []voicehook.Job
-	for rows.Next() {
-		job, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, job)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, pool, db.q(query), scanJob, args...)
 }
 
 func scanJob(s scanner) (voicehook.Job, error) {
