@@ -1,20 +1,63 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/internal/sqlstore"
+	"github.com/voicehook/voicehook/nca"
+	"github.com/voicehook/voicehook/s3"
 )
 
-// buildStorage picks the audio storage --storage names.
+// ncaStageTTL is how long the signed link NCA pulls a staged file from stays
+// valid. NCA copies a file while the upload request waits, so minutes would
+// do; an hour leaves room for a busy NCA queue and clock skew.
+const ncaStageTTL = time.Hour
+
+// buildStorage picks the audio storage --storage names. local is the data
+// dir's media store: the storage itself for --storage local, and the staging
+// area NCA pulls files from for --storage nca.
 func buildStorage(cfg config, local *disk.Storage) (voicehook.Storage, error) {
 	switch cfg.Storage {
 	case "local":
 		return local, nil
+	case "s3":
+		return s3.New(s3.Config{
+			Endpoint:  cfg.S3.Endpoint,
+			Region:    cfg.S3.Region,
+			Bucket:    cfg.S3.Bucket,
+			AccessKey: cfg.S3.AccessKey,
+			SecretKey: cfg.S3.SecretKey,
+			PathStyle: cfg.S3.PathStyle,
+			PublicURL: cfg.S3.PublicURL,
+			// A bare host[:port] endpoint means HTTPS; plain HTTP (a local
+			// MinIO) is asked for with an http:// endpoint URL.
+			Secure: true,
+		})
+	case "nca":
+		return nca.New(nca.Config{
+			BaseURL: cfg.NCA.URL,
+			APIKey:  cfg.NCA.APIKey,
+			Stage:   ncaStage(local),
+		})
 	default:
 		return nil, fmt.Errorf("--storage %s is not available in this build", cfg.Storage)
+	}
+}
+
+// ncaStage makes a file reachable by NCA: it is stored in the data dir's
+// media store (whose handler then requires signed links, see app.go) and
+// NCA is given a link to it under --public-url that expires after
+// ncaStageTTL.
+func ncaStage(local *disk.Storage) func(context.Context, voicehook.AudioObject) (string, error) {
+	return func(ctx context.Context, obj voicehook.AudioObject) (string, error) {
+		if _, err := local.Put(ctx, obj); err != nil {
+			return "", err
+		}
+		return local.SignedURL(obj.Key, ncaStageTTL), nil
 	}
 }
 

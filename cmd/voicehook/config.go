@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 )
@@ -27,6 +28,8 @@ type config struct {
 	MaxAudioBytes    byteSize
 	Records          string
 	Storage          string
+	S3               s3Flags
+	NCA              ncaFlags
 	Workers          int
 	RetryBase        time.Duration
 	RetryMax         time.Duration
@@ -36,6 +39,23 @@ type config struct {
 	DBStmtTimeout    time.Duration
 	LogFormat        string
 	LogLevel         string
+}
+
+// s3Flags configure --storage s3.
+type s3Flags struct {
+	Endpoint  string
+	Region    string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	PathStyle bool
+	PublicURL string
+}
+
+// ncaFlags configure --storage nca.
+type ncaFlags struct {
+	URL    string
+	APIKey string
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -58,6 +78,16 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.Var(&c.MaxAudioBytes, "max-audio-bytes", "largest audio file accepted (e.g. 200MiB)")
 	fs.StringVar(&c.Records, "records", "sql", "system of record for jobs and segments: sql|airtable")
 	fs.StringVar(&c.Storage, "storage", "local", "where audio is stored: local|s3|nca")
+	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", "", "S3 API endpoint: host[:port] (HTTPS) or http(s)://host[:port]; empty means AWS S3")
+	fs.StringVar(&c.S3.Region, "s3-region", "", `the bucket's region ("auto" for Cloudflare R2); empty asks the endpoint`)
+	fs.StringVar(&c.S3.Bucket, "s3-bucket", "", "bucket to store audio in (--storage s3)")
+	fs.StringVar(&c.S3.AccessKey, "s3-access-key", "", "S3 access key id (default AWS_ACCESS_KEY_ID)")
+	fs.StringVar(&c.S3.SecretKey, "s3-secret-key", "", "S3 secret access key (default AWS_SECRET_ACCESS_KEY)")
+	fs.BoolVar(&c.S3.PathStyle, "s3-path-style", false, "address the bucket as endpoint/bucket/key (MinIO and most self-hosted stores need it)")
+	fs.StringVar(&c.S3.PublicURL, "s3-public-url", "", "where the bucket's objects are publicly readable, e.g. https://<bucket>.s3.<region>.amazonaws.com or a CDN; "+
+		"a segment's voiceover is <this>/<key>, a permanent link, never a presigned one")
+	fs.StringVar(&c.NCA.URL, "nca-url", "", "NCA Toolkit base URL, e.g. https://nca.example.com (--storage nca)")
+	fs.StringVar(&c.NCA.APIKey, "nca-api-key", "", "NCA Toolkit API key (its API_KEY), sent as X-API-Key")
 	fs.IntVar(&c.Workers, "workers", 8, "concurrent processing workers")
 	fs.DurationVar(&c.RetryBase, "retry-base", 2*time.Second, "first retry delay; doubles each retry, with jitter")
 	fs.DurationVar(&c.RetryMax, "retry-max", 10*time.Minute, "longest retry delay")
@@ -74,7 +104,13 @@ func (c *config) validate() error {
 	if c.Records != "sql" && c.Records != "airtable" {
 		errs = append(errs, fmt.Sprintf("--records %q: want sql or airtable", c.Records))
 	}
-	if c.Storage != "local" && c.Storage != "s3" && c.Storage != "nca" {
+	switch c.Storage {
+	case "local":
+	case "s3":
+		errs = append(errs, c.S3.problems(os.Getenv)...)
+	case "nca":
+		errs = append(errs, c.ncaProblems()...)
+	default:
 		errs = append(errs, fmt.Sprintf("--storage %q: want local, s3 or nca", c.Storage))
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
@@ -93,6 +129,60 @@ func (c *config) validate() error {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// problems lists what --storage s3 is missing.
+func (f s3Flags) problems(getenv func(string) string) []string {
+	var errs []string
+	if missing := missingFlags("--s3-bucket", f.Bucket, "--s3-public-url", f.PublicURL); missing != "" {
+		msg := "--storage s3 needs " + missing
+		if f.PublicURL == "" {
+			msg += " (--s3-public-url is where the bucket's objects are publicly readable, e.g. https://<bucket>.s3.<region>.amazonaws.com " +
+				"or your CDN; voicehook stores permanent links, never presigned ones)"
+		}
+		errs = append(errs, msg)
+	}
+	switch {
+	case (f.AccessKey == "") != (f.SecretKey == ""):
+		errs = append(errs, "--s3-access-key and --s3-secret-key go together: set both")
+	case f.AccessKey == "" && (getenv("AWS_ACCESS_KEY_ID") == "" || getenv("AWS_SECRET_ACCESS_KEY") == ""):
+		errs = append(errs, "--storage s3 needs credentials: set --s3-access-key and --s3-secret-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	}
+	return errs
+}
+
+// ncaProblems lists what --storage nca is missing. NCA has no byte upload:
+// it pulls each file from a signed link under --public-url, so that must be
+// an address NCA can reach, not the localhost default.
+func (c *config) ncaProblems() []string {
+	var errs []string
+	if missing := missingFlags("--nca-url", c.NCA.URL, "--nca-api-key", c.NCA.APIKey); missing != "" {
+		errs = append(errs, "--storage nca needs "+missing)
+	}
+	if c.PublicURL == "" {
+		errs = append(errs, "--storage nca needs --public-url: NCA pulls each file from a signed link to this server's /media/, "+
+			"so set it to an address the NCA Toolkit can reach (e.g. https://voicehook.example.com)")
+	}
+	return errs
+}
+
+// missingFlags names the flags, given as name/value pairs, whose value is
+// empty: "--a", "--a and --b", "--a, --b and --c", or "".
+func missingFlags(pairs ...string) string {
+	var names []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			names = append(names, pairs[i])
+		}
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	default:
+		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
 }
 
 func (c *config) secrets() []string {

@@ -31,6 +31,7 @@ Commands:
   jobs      create and list jobs through a running server's API
   events    list, show and replay events through a running server's API
   migrate   create or update the store's schema, then exit
+  doctor    check a configuration end to end (store, storage) before going live
   version   print the version
 
 Run 'voicehook <command> --help' for a command's flags.
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdEvents(ctx, rest, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "voicehook", version())
 		return nil

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/voicehook/voicehook/internal/dbtest"
+	"github.com/voicehook/voicehook/nca/ncatest"
+)
+
+// doctorRun runs `voicehook doctor args…` in-process and returns its
+// output lines, its stderr and its error.
+func doctorRun(t *testing.T, args ...string) ([]string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"doctor"}, args...), &stdout, &stderr)
+	out := strings.TrimRight(stdout.String(), "\n")
+	if out == "" {
+		return nil, stderr.String(), err
+	}
+	return strings.Split(out, "\n"), stderr.String(), err
+}
+
+func TestDoctorLocal(t *testing.T) {
+	eachStore(t, func(t *testing.T, store string) {
+		dir := t.TempDir()
+		args := []string{"--data-dir", dir}
+		wantStore := "ok   store sqlite: schema up to date in " + dir
+		if store == "postgres" {
+			args = append(args, "--database-url", dbtest.PostgresURL(t))
+			wantStore = "ok   store postgres: connected to "
+		}
+		lines, stderr, err := doctorRun(t, args...)
+		if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], wantStore) {
+			t.Fatalf("doctor = %v\n%s\nstderr: %s", err, strings.Join(lines, "\n"), stderr)
+		}
+		if store == "postgres" && strings.Contains(lines[0], "@") {
+			t.Fatalf("store line shows the database user or password: %s", lines[0])
+		}
+		want := fmt.Sprintf("ok   storage local: %s writable; audio served at http://localhost:8080/media/…", filepath.Join(dir, "media"))
+		if lines[1] != want {
+			t.Fatalf("storage line = %q, want %q", lines[1], want)
+		}
+	})
+}
+
+func TestDoctorNCA(t *testing.T) {
+	t.Parallel()
+	emu := ncatest.NewServer(testNCAKey)
+	t.Cleanup(emu.Close)
+	args := func(dir, key string) []string {
+		return []string{"--data-dir", dir, "--storage", "nca", "--nca-url", emu.URL, "--nca-api-key", key,
+			"--public-url", "http://127.0.0.1:8080"}
+	}
+
+	t.Run("right key", func(t *testing.T) {
+		dir := t.TempDir()
+		lines, _, err := doctorRun(t, args(dir, testNCAKey)...)
+		want := []string{
+			"ok   store sqlite: schema up to date in " + dir,
+			"ok   storage nca: NCA Toolkit at " + emu.URL + " accepted the API key",
+			"ok   storage nca staging: files staged in " + filepath.Join(dir, "media") +
+				" and offered to NCA as signed links (valid 1h) under http://127.0.0.1:8080/media/; NCA must be able to reach that address",
+		}
+		if diff := cmp.Diff(want, lines); diff != "" || err != nil {
+			t.Fatalf("doctor: %v; lines (-want +got):\n%s", err, diff)
+		}
+	})
+
+	t.Run("wrong key", func(t *testing.T) {
+		dir := t.TempDir()
+		lines, _, err := doctorRun(t, args(dir, "not-the-key")...)
+		if err == nil || err.Error() != "doctor: 1 of 3 checks failed" {
+			t.Fatalf("doctor error = %v, want 1 of 3 checks failed", err)
+		}
+		if len(lines) != 3 || lines[1] != "FAIL storage nca: NCA Toolkit rejected the API key: set --nca-api-key" ||
+			!strings.HasPrefix(lines[0], "ok   store") || !strings.HasPrefix(lines[2], "ok   storage nca staging") {
+			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
+		}
+	})
+
+	// Checking never uploads: NCA keeps every file and has no delete.
+	if n := len(emu.Uploads()); n != 0 {
+		t.Fatalf("doctor uploaded %d files to NCA", n)
+	}
+	if n := emu.Requests(ncatest.RouteAuthenticate); n != 2 {
+		t.Fatalf("authenticate requests = %d, want 2", n)
+	}
+}
+
+func TestDoctorS3(t *testing.T) {
+	t.Parallel()
+	fake := newS3Fake(t)
+	args := func(dir, bucket string) []string {
+		return []string{"--data-dir", dir, "--storage", "s3", "--s3-endpoint", fake.URL, "--s3-region", "us-east-1",
+			"--s3-bucket", bucket, "--s3-access-key", "AKIATESTTESTTEST", "--s3-secret-key", "test-secret-key",
+			"--s3-path-style", "--s3-public-url", fake.URL + "/" + bucket}
+	}
+
+	t.Run("existing bucket", func(t *testing.T) {
+		dir := t.TempDir()
+		lines, _, err := doctorRun(t, args(dir, testS3Bucket)...)
+		want := []string{
+			"ok   store sqlite: schema up to date in " + dir,
+			fmt.Sprintf("ok   storage s3: bucket %q at %s writable; objects publicly readable at %s/%s/…", testS3Bucket, fake.URL, fake.URL, testS3Bucket),
+		}
+		if diff := cmp.Diff(want, lines); diff != "" || err != nil {
+			t.Fatalf("doctor: %v; lines (-want +got):\n%s", err, diff)
+		}
+		if keys := fake.objects(t, testS3Bucket); len(keys) != 0 {
+			t.Fatalf("doctor left objects behind: %v", keys)
+		}
+	})
+
+	t.Run("missing bucket", func(t *testing.T) {
+		dir := t.TempDir()
+		lines, _, err := doctorRun(t, args(dir, "missing-bucket")...)
+		if err == nil || err.Error() != "doctor: 1 of 2 checks failed" {
+			t.Fatalf("doctor error = %v, want 1 of 2 checks failed", err)
+		}
+		want := fmt.Sprintf(`FAIL storage s3: bucket "missing-bucket" at %s does not exist: create it, or fix the S3 bucket name, endpoint or region`, fake.URL)
+		if len(lines) != 2 || lines[1] != want {
+			t.Fatalf("lines:\n%s\nwant line 2: %s", strings.Join(lines, "\n"), want)
+		}
+	})
+}
+
+func TestDoctorInvalidConfig(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"s3 without bucket", []string{"--storage", "s3", "--s3-access-key", "a", "--s3-secret-key", "b"},
+			[]string{"--storage s3 needs --s3-bucket and --s3-public-url"}},
+		{"s3 half credentials", []string{"--storage", "s3", "--s3-bucket", "b", "--s3-public-url", "https://cdn.example.com", "--s3-access-key", "a"},
+			[]string{"--s3-access-key and --s3-secret-key go together"}},
+		{"nca without anything", []string{"--storage", "nca"},
+			[]string{"--storage nca needs --nca-url and --nca-api-key", "--storage nca needs --public-url"}},
+		{"unknown storage", []string{"--storage", "ftp"}, []string{`--storage "ftp": want local, s3 or nca`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			lines, _, err := doctorRun(t, append([]string{"--data-dir", dir}, c.args...)...)
+			out := strings.Join(lines, "\n")
+			if err == nil || !strings.HasPrefix(out, "FAIL config: invalid configuration:") {
+				t.Fatalf("doctor = %v\n%s", err, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestS3CredentialsFromEnvironment(t *testing.T) {
+	t.Parallel()
+	f := s3Flags{Bucket: "b", PublicURL: "https://cdn.example.com"}
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if p := f.problems(getenv); len(p) != 1 || !strings.Contains(p[0], "set --s3-access-key and --s3-secret-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") {
+		t.Fatalf("no credentials: %q", p)
+	}
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "a", "b"
+	if p := f.problems(getenv); len(p) != 0 {
+		t.Fatalf("credentials from the environment: %q", p)
+	}
+}
+
+func TestNCAReachProblem(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		public, nca string
+		bad         bool
+	}{
+		{"http://localhost:8080", "https://nca.example.com", true},
+		{"http://127.0.0.1:8080", "http://10.0.0.5:8080", true},
+		{"http://[::1]:8080", "https://nca.example.com", true},
+		{"http://localhost:8080", "http://127.0.0.1:9000", false}, // both on this machine
+		{"https://voice.example.com", "https://nca.example.com", false},
+		{"http://10.0.0.4:8080", "http://10.0.0.5:8080", false},
+	}
+	for _, c := range cases {
+		err := ncaReachProblem(c.public, c.nca)
+		if (err != nil) != c.bad {
+			t.Errorf("ncaReachProblem(%q, %q) = %v, want problem %v", c.public, c.nca, err, c.bad)
+		}
+		if err != nil && !strings.Contains(err.Error(), "set --public-url") {
+			t.Errorf("message does not say what to fix: %v", err)
+		}
+	}
+}
