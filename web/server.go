@@ -65,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/events", s.handleListEvents)
 	api("GET /api/events/{id}", s.handleGetEvent)
 	api("POST /api/events/{id}/replay", s.handleReplay)
+	s.adminRoutes(mux) // the operator's pages: admin.go
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -114,6 +114,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		return err
 	}
 	m := metrics.New()
+	m.WatchStore(a.db.Overview) // queue depth, oldest unprocessed age, … computed at scrape time
 	proc := &process.Processor{
 		Store:   a.db,
 		Records: records,

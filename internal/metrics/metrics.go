@@ -3,8 +3,13 @@
 package metrics
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/voicehook/voicehook"
 )
 
 // Metrics are the collectors every part of the service reports to.
@@ -55,4 +60,65 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.Deliveries, m.Rejected, m.AckLatency, m.Outcomes, m.ProcessingSeconds, m.OutsideCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// OverviewFunc reads the store's overview at now.
+type OverviewFunc func(ctx context.Context, now time.Time) (voicehook.Overview, error)
+
+// ScrapeTimeout bounds the store queries of one scrape.
+const ScrapeTimeout = 2 * time.Second
+
+// WatchStore registers the metrics computed from the store when Prometheus
+// scrapes: the queue depth, the age of the oldest unprocessed event, the dead
+// events, the jobs still processing and the processing attempts recorded.
+// They count every replica's work, since the store is shared.
+func (m *Metrics) WatchStore(overview OverviewFunc) {
+	m.Registry.MustRegister(&storeCollector{overview: overview, now: time.Now, timeout: ScrapeTimeout})
+}
+
+var (
+	storeUpDesc = prometheus.NewDesc("voicehook_store_up",
+		"1 when the store answered the scrape-time queries, 0 when it did not (the store metrics are then left out).", nil, nil)
+	queueDepthDesc = prometheus.NewDesc("voicehook_queue_depth",
+		"Events waiting to be processed (status received), whenever they arrived.", nil, nil)
+	oldestAgeDesc = prometheus.NewDesc("voicehook_oldest_unprocessed_age_seconds",
+		"How long the oldest event still waiting to be processed has waited; 0 when none waits.", nil, nil)
+	deadDesc = prometheus.NewDesc("voicehook_events_dead",
+		"Events that gave up after --max-attempts and wait for a replay.", nil, nil)
+	processingJobsDesc = prometheus.NewDesc("voicehook_jobs_processing",
+		"Jobs still processing (--records sql).", nil, nil)
+	attemptsDesc = prometheus.NewDesc("voicehook_attempts_total",
+		"Processing attempts recorded in the store, by every replica.", nil, nil)
+)
+
+// storeCollector queries the store on every scrape, within a short timeout,
+// so the numbers are current and shared by every replica.
+type storeCollector struct {
+	overview OverviewFunc
+	now      func() time.Time
+	timeout  time.Duration
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{storeUpDesc, queueDepthDesc, oldestAgeDesc, deadDesc, processingJobsDesc, attemptsDesc} {
+		ch <- d
+	}
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	o, err := c.overview(ctx, c.now())
+	if err != nil {
+		// A scrape still answers (the process metrics matter most when
+		// the store is down); voicehook_store_up says what is missing.
+		ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(o.Received))
+	ch <- prometheus.MustNewConstMetric(oldestAgeDesc, prometheus.GaugeValue, o.OldestAge().Seconds())
+	ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(o.Dead))
+	ch <- prometheus.MustNewConstMetric(processingJobsDesc, prometheus.GaugeValue, float64(o.ProcessingJobs))
+	ch <- prometheus.MustNewConstMetric(attemptsDesc, prometheus.CounterValue, float64(o.Attempts))
 }

@@ -1,0 +1,420 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/voicehook/voicehook"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, voicehook.ErrNotFound) }
+
+// eventStatuses in the order pages list them.
+var eventStatuses = []string{voicehook.EventReceived, voicehook.EventSucceeded, voicehook.EventFailed, voicehook.EventIgnored, voicehook.EventDead}
+
+var jobStatuses = []string{voicehook.JobProcessing, voicehook.JobCompleted, voicehook.JobFailed}
+
+// knownTypes are offered as suggestions in the events filter.
+var knownTypes = []string{"speech.completed", "post_call_audio", "post_call_transcription", "project_conversion_status",
+	"chapter_conversion_status", "status:completed", "status:failed", "unknown"}
+
+// flash turns the msg query parameter a POST redirected with into a notice.
+// Only fixed texts and numbers are shown, never text from the URL.
+func flash(q url.Values) *notice {
+	n := func(name string) string {
+		v, err := strconv.Atoi(q.Get(name))
+		if err != nil || v < 0 {
+			return "0"
+		}
+		return strconv.Itoa(v)
+	}
+	switch q.Get("msg") {
+	case "replaying":
+		return &notice{"ok", "Replay requested: the event is queued again. Reload to follow it."}
+	case "in_progress":
+		return &notice{"warn", "This event is still being processed, so there is nothing to replay yet. Replay it once it has finished."}
+	case "replayed_all":
+		text := n("n") + " dead events queued again."
+		if s := n("skipped"); s != "0" {
+			text += " " + s + " were skipped: already being processed again, or gone."
+		}
+		return &notice{"ok", text}
+	case "replay_stopped":
+		return &notice{"error", n("n") + " events were queued again, then the store stopped answering. Try again in a moment."}
+	}
+	return nil
+}
+
+// ----------------------------------------------------------------- overview
+
+type statusRow struct {
+	Status          string
+	Hour, Day       int
+	HourURL, DayURL string
+}
+
+type overviewData struct {
+	O              voicehook.Overview
+	Rows           []statusRow
+	HourTotal      int
+	DayTotal       int
+	ProcessingJobs string
+	OldestAge      time.Duration
+	Recent         []voicehook.Event
+	Err            string
+}
+
+func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
+	d := overviewData{}
+	now := a.now()
+	ost, ok := a.s.Store.(overviewStore)
+	if !ok {
+		d.Err = "This store cannot summarise its events."
+	} else {
+		o, err := ost.Overview(r.Context(), now)
+		if err != nil {
+			a.storeError(w, r, err, "overview")
+			return
+		}
+		d.O, d.OldestAge = o, o.OldestAge()
+		hourAgo, dayAgo := isoTime(now.Add(-time.Hour)), isoTime(now.Add(-24*time.Hour))
+		for _, st := range eventStatuses {
+			d.Rows = append(d.Rows, statusRow{Status: st, Hour: o.LastHour[st], Day: o.LastDay[st],
+				HourURL: "/events?" + url.Values{"status": {st}, "since": {hourAgo}}.Encode(),
+				DayURL:  "/events?" + url.Values{"status": {st}, "since": {dayAgo}}.Encode()})
+			d.HourTotal += o.LastHour[st]
+			d.DayTotal += o.LastDay[st]
+		}
+		d.ProcessingJobs = strconv.Itoa(o.ProcessingJobs)
+	}
+	if _, same := a.s.Records.(overviewStore); !same || !ok {
+		// Records kept elsewhere: count one page of them.
+		jobs, err := a.s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: voicehook.JobProcessing, Limit: 100})
+		if err != nil {
+			a.storeError(w, r, err, "jobs")
+			return
+		}
+		d.ProcessingJobs = strconv.Itoa(len(jobs))
+		if len(jobs) == 100 {
+			d.ProcessingJobs += "+"
+		}
+	}
+	recent, err := a.s.Store.ListEvents(r.Context(), voicehook.EventFilter{Limit: 10})
+	if err != nil {
+		a.storeError(w, r, err, "events")
+		return
+	}
+	d.Recent = recent
+	a.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview", Data: d})
+}
+
+// ------------------------------------------------------------------- events
+
+// pageSize is how many events a list page shows.
+const pageSize = 50
+
+type eventFilterForm struct {
+	Status, Type, Segment, Since, Until string
+}
+
+type eventsData struct {
+	F         eventFilterForm
+	SinceVal  string // as a datetime-local input shows it
+	UntilVal  string
+	Statuses  []string
+	Types     []string
+	Events    []voicehook.Event
+	OlderURL  string
+	NewestURL string
+	Err       string
+}
+
+// parseTime reads a time filter: RFC 3339, or a datetime-local value taken
+// as UTC.
+func parseTime(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("not a time")
+}
+
+func localValue(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if t.Second() == 0 {
+		return t.UTC().Format("2006-01-02T15:04")
+	}
+	return t.UTC().Format("2006-01-02T15:04:05")
+}
+
+func (a *admin) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := eventsData{Statuses: eventStatuses, Types: knownTypes}
+	d.F = eventFilterForm{Status: q.Get("status"), Type: q.Get("type"), Segment: q.Get("segment"),
+		Since: q.Get("since"), Until: q.Get("until")}
+	if d.F.Segment == "" {
+		d.F.Segment = q.Get("segment_id")
+	}
+	f := voicehook.EventFilter{Status: d.F.Status, Type: d.F.Type, SegmentID: d.F.Segment, BeforeID: q.Get("before"), Limit: pageSize}
+	var bad []string
+	for _, tf := range []struct {
+		name string
+		v    string
+		dst  *time.Time
+		show *string
+	}{{"since", d.F.Since, &f.Since, &d.SinceVal}, {"until", d.F.Until, &f.Until, &d.UntilVal}} {
+		if tf.v == "" {
+			continue
+		}
+		t, err := parseTime(tf.v)
+		if err != nil {
+			bad = append(bad, tf.name)
+			*tf.show = tf.v
+			continue
+		}
+		*tf.dst, *tf.show = t, localValue(t)
+	}
+	if f.Status != "" && !slices.Contains(eventStatuses, f.Status) {
+		bad = append(bad, "status")
+	}
+	code := http.StatusOK
+	if len(bad) > 0 {
+		d.Err = "Check the filter: " + strings.Join(bad, ", ") + " (times as 2025-03-14T15:09 UTC, or RFC 3339)."
+		code = http.StatusBadRequest
+	} else {
+		events, err := a.s.Store.ListEvents(r.Context(), f)
+		if err != nil {
+			a.storeError(w, r, err, "events")
+			return
+		}
+		d.Events = events
+		keep := url.Values{}
+		for k, v := range map[string]string{"status": d.F.Status, "type": d.F.Type, "segment": d.F.Segment, "since": d.F.Since, "until": d.F.Until} {
+			if v != "" {
+				keep.Set(k, v)
+			}
+		}
+		if len(events) == pageSize {
+			older := url.Values{}
+			for k, v := range keep {
+				older[k] = v
+			}
+			older.Set("before", events[len(events)-1].ID)
+			d.OlderURL = "/events?" + older.Encode()
+		}
+		if f.BeforeID != "" {
+			d.NewestURL = "/events?" + keep.Encode()
+		}
+	}
+	a.render(w, r, code, "events", page{Title: "Events", Nav: "events", Notice: flash(q), Data: d})
+}
+
+// -------------------------------------------------------------------- event
+
+type headerRow struct{ Name, Value string }
+
+type eventData struct {
+	Event       voicehook.Event
+	Headers     []headerRow
+	Payload     string
+	PayloadNote string
+	Attempts    []voicehook.Attempt
+	Job         *voicehook.Job
+	JobNote     string
+	Segment     *voicehook.Segment
+	SegmentID   string
+}
+
+func (a *admin) event(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ev, err := a.s.Store.Event(ctx, r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err, "event")
+		return
+	}
+	attempts, err := a.s.Store.Attempts(ctx, ev.ID)
+	if err != nil {
+		a.storeError(w, r, err, "attempts")
+		return
+	}
+	d := eventData{Event: ev, Attempts: attempts, SegmentID: ev.SegmentID}
+	for name, v := range ev.Headers {
+		d.Headers = append(d.Headers, headerRow{name, v})
+	}
+	slices.SortFunc(d.Headers, func(x, y headerRow) int { return strings.Compare(x.Name, y.Name) })
+	d.Payload, d.PayloadNote = prettyPayload(ev.RawPayload)
+	if ev.RelatedJob != "" {
+		job, err := a.s.Records.Job(ctx, ev.RelatedJob)
+		switch {
+		case err == nil:
+			d.Job = &job
+			if d.SegmentID == "" {
+				d.SegmentID = job.SegmentID
+			}
+		case isNotFound(err):
+			d.JobNote = "not found in the records"
+		default:
+			a.s.Logger.Warn("event page: reading job", "job_id", ev.RelatedJob, "err", err)
+			d.JobNote = "the records did not answer"
+		}
+	}
+	if d.SegmentID != "" {
+		if seg, err := a.s.Records.Segment(ctx, d.SegmentID); err == nil {
+			d.Segment = &seg
+		}
+	}
+	a.render(w, r, http.StatusOK, "event", page{Title: "Event " + ev.ID, Nav: "events", Notice: flash(r.URL.Query()), Data: d})
+}
+
+// replay queues one event again. An event still in flight is not an error
+// page: the event page says so.
+func (a *admin) replay(w http.ResponseWriter, r *http.Request) {
+	if !a.checkForm(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	back := "/events/" + url.PathEscape(id)
+	err := a.s.Store.Replay(r.Context(), id)
+	switch {
+	case errors.Is(err, voicehook.ErrInProgress):
+		http.Redirect(w, r, back+"?msg=in_progress", http.StatusSeeOther)
+	case err != nil:
+		a.storeError(w, r, err, "event")
+	default:
+		a.s.Wake()
+		a.s.Logger.Info("event replay requested", "event_id", id, "from", "admin page")
+		http.Redirect(w, r, back+"?msg=replaying", http.StatusSeeOther)
+	}
+}
+
+// --------------------------------------------------------------------- dead
+
+type deadData struct {
+	Events    []voicehook.Event
+	OlderURL  string
+	NewestURL string
+}
+
+func (a *admin) dead(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	before := q.Get("before")
+	events, err := a.s.Store.ListEvents(r.Context(), voicehook.EventFilter{Status: voicehook.EventDead, BeforeID: before, Limit: pageSize})
+	if err != nil {
+		a.storeError(w, r, err, "events")
+		return
+	}
+	d := deadData{Events: events}
+	if len(events) == pageSize {
+		d.OlderURL = "/dead?" + url.Values{"before": {events[len(events)-1].ID}}.Encode()
+	}
+	if before != "" {
+		d.NewestURL = "/dead"
+	}
+	a.render(w, r, http.StatusOK, "dead", page{Title: "Dead events", Nav: "dead", Notice: flash(q), Data: d})
+}
+
+// replayAll queues again the dead events the page showed (their ids come
+// with the form), so what is replayed is what the operator saw.
+func (a *admin) replayAll(w http.ResponseWriter, r *http.Request) {
+	if !a.checkForm(w, r) {
+		return
+	}
+	ids := r.PostForm["id"]
+	if len(ids) > 1000 {
+		ids = ids[:1000]
+	}
+	done, skipped := 0, 0
+	for _, id := range ids {
+		err := a.s.Store.Replay(r.Context(), id)
+		switch {
+		case err == nil:
+			done++
+		case errors.Is(err, voicehook.ErrInProgress), isNotFound(err):
+			skipped++
+		default:
+			a.s.Logger.Error("replay all: store error", "event_id", id, "err", err)
+			if done > 0 {
+				a.s.Wake()
+			}
+			http.Redirect(w, r, "/dead?msg=replay_stopped&n="+strconv.Itoa(done), http.StatusSeeOther)
+			return
+		}
+	}
+	if done > 0 {
+		a.s.Wake()
+	}
+	a.s.Logger.Info("dead events replay requested", "replayed", done, "skipped", skipped, "from", "admin page")
+	http.Redirect(w, r, "/dead?msg=replayed_all&n="+strconv.Itoa(done)+"&skipped="+strconv.Itoa(skipped), http.StatusSeeOther)
+}
+
+// --------------------------------------------------------- jobs and segments
+
+type jobsData struct {
+	Status, Segment string
+	Statuses        []string
+	Jobs            []voicehook.Job
+	Limit           int
+	Err             string
+}
+
+const jobsLimit = 100
+
+func (a *admin) jobs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := jobsData{Status: q.Get("status"), Segment: q.Get("segment"), Statuses: jobStatuses, Limit: jobsLimit}
+	if d.Segment == "" {
+		d.Segment = q.Get("segment_id")
+	}
+	code := http.StatusOK
+	if d.Status != "" && !slices.Contains(jobStatuses, d.Status) {
+		d.Err, code = "Check the filter: status.", http.StatusBadRequest
+	} else {
+		jobs, err := a.s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: d.Status, SegmentID: d.Segment, Limit: jobsLimit})
+		if err != nil {
+			a.storeError(w, r, err, "jobs")
+			return
+		}
+		d.Jobs = jobs
+	}
+	a.render(w, r, code, "jobs", page{Title: "Jobs", Nav: "jobs", Data: d})
+}
+
+type segmentData struct {
+	Segment    voicehook.Segment
+	Jobs       []voicehook.Job
+	Events     []voicehook.Event
+	EventsURL  string
+	MoreEvents bool
+}
+
+const segmentEvents = 20
+
+func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	seg, err := a.s.Records.Segment(ctx, r.PathValue("id"))
+	if err != nil {
+		a.storeError(w, r, err, "segment")
+		return
+	}
+	jobs, err := a.s.Records.ListJobs(ctx, voicehook.JobFilter{SegmentID: seg.ID})
+	if err != nil {
+		a.storeError(w, r, err, "jobs")
+		return
+	}
+	events, err := a.s.Store.ListEvents(ctx, voicehook.EventFilter{SegmentID: seg.ID, Limit: segmentEvents})
+	if err != nil {
+		a.storeError(w, r, err, "events")
+		return
+	}
+	d := segmentData{Segment: seg, Jobs: jobs, Events: events, MoreEvents: len(events) == segmentEvents,
+		EventsURL: "/events?" + url.Values{"segment": {seg.ID}}.Encode()}
+	a.render(w, r, http.StatusOK, "segment", page{Title: "Segment " + seg.ID, Nav: "jobs", Data: d})
+}
