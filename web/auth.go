@@ -28,7 +28,9 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 
 func (s *Server) adminAllowed(r *http.Request) bool {
 	if s.AdminToken == "" {
-		return isLoopback(r.RemoteAddr)
+		// The Host check stops a DNS-rebinding page in the operator's
+		// browser from reaching the API through a name it controls.
+		return isLoopback(r.RemoteAddr) && loopbackHost(r.Host)
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
