@@ -8,6 +8,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/voicehook/voicehook"
 )
 
 // mediaPrefix is where media lives under the public URL.
@@ -66,7 +68,7 @@ func (s *Storage) serve(w http.ResponseWriter, r *http.Request, requireSignature
 		writeError(w, http.StatusNotFound, "no such media")
 		return
 	}
-	w.Header().Set("Content-Type", contentType(key))
+	w.Header().Set("Content-Type", voicehook.ContentTypeOf(key))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, path.Base(key), fi.ModTime(), f)
 }

@@ -22,21 +22,11 @@ func checkKey(key string) error {
 }
 
 func keyProblem(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("key is empty")
-	case strings.HasPrefix(key, "/"):
-		return fmt.Errorf("key is absolute")
-	case strings.ContainsAny(key, "\\\x00"):
-		return fmt.Errorf("key contains a backslash or NUL")
+	if err := voicehook.KeyProblem(key); err != nil {
+		return err
 	}
 	for seg := range strings.SplitSeq(key, "/") {
-		switch {
-		case seg == "":
-			return fmt.Errorf("key has an empty path segment")
-		case seg == "." || seg == "..":
-			return fmt.Errorf("key has a %q segment", seg)
-		case strings.HasPrefix(seg, tempPrefix):
+		if strings.HasPrefix(seg, tempPrefix) {
 			return fmt.Errorf("key uses the reserved prefix %q", tempPrefix)
 		}
 	}

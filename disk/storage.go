@@ -8,10 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/url"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/voicehook/voicehook"
@@ -140,7 +138,7 @@ func compare(what string, obj voicehook.AudioObject, sum string, n int64) error 
 func (s *Storage) stored(obj voicehook.AudioObject, sum string, n int64) voicehook.StoredAudio {
 	ct := obj.ContentType
 	if ct == "" {
-		ct = contentType(obj.Key)
+		ct = voicehook.ContentTypeOf(obj.Key)
 	}
 	return voicehook.StoredAudio{
 		URL:         s.URL(obj.Key),
@@ -152,22 +150,3 @@ func (s *Storage) stored(obj voicehook.AudioObject, sum string, n int64) voiceho
 	}
 }
 
-// audioTypes maps the extensions voicehook stores to their media types; the
-// system MIME table varies between hosts and often lacks .flac or .ogg.
-var audioTypes = map[string]string{
-	".mp3":  "audio/mpeg",
-	".wav":  "audio/wav",
-	".ogg":  "audio/ogg",
-	".flac": "audio/flac",
-}
-
-func contentType(key string) string {
-	ext := strings.ToLower(path.Ext(key))
-	if ct, ok := audioTypes[ext]; ok {
-		return ct
-	}
-	if ct := mime.TypeByExtension(ext); ct != "" {
-		return ct
-	}
-	return "application/octet-stream"
-}

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"path"
-	"strings"
 
 	"github.com/voicehook/voicehook"
 )
@@ -51,7 +49,7 @@ func (s *Storage) Put(ctx context.Context, obj voicehook.AudioObject) (voicehook
 	}
 	ct := obj.ContentType
 	if ct == "" {
-		ct = contentType(obj.Key)
+		ct = voicehook.ContentTypeOf(obj.Key)
 	}
 	return voicehook.StoredAudio{
 		URL:    stored,
@@ -99,22 +97,3 @@ func (s *Storage) upload(ctx context.Context, ur uploadRequest) (string, error) 
 	return u.String(), nil
 }
 
-// audioTypes maps the extensions voicehook stores to their media types; the
-// system MIME table varies between hosts and often lacks .flac or .ogg.
-var audioTypes = map[string]string{
-	".mp3":  "audio/mpeg",
-	".wav":  "audio/wav",
-	".ogg":  "audio/ogg",
-	".flac": "audio/flac",
-}
-
-func contentType(key string) string {
-	ext := strings.ToLower(path.Ext(key))
-	if ct, ok := audioTypes[ext]; ok {
-		return ct
-	}
-	if ct := mime.TypeByExtension(ext); ct != "" {
-		return ct
-	}
-	return "application/octet-stream"
-}

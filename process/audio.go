@@ -20,7 +20,7 @@ func (s *step) obtainAndStore(ctx context.Context, src voicehook.AudioSource) (v
 	}
 	defer removeQuietly(file.Path)
 	obj := voicehook.AudioObject{
-		Key:         objectKey(s.job.SegmentID, file.SHA256, file.Format),
+		Key:         voicehook.AudioKey(s.job.SegmentID, file.SHA256, file.Format),
 		Path:        file.Path,
 		ContentType: file.ContentType,
 		SHA256:      file.SHA256,

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/voicehook/voicehook"
@@ -286,18 +285,6 @@ func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voice
 	}
 	s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
 	return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, Result{}
-}
-
-var unsafeKey = regexp.MustCompile(`[^A-Za-z0-9._-]`)
-
-// objectKey names stored audio by segment and content, so storing the same
-// audio again writes the same object.
-func objectKey(segmentID, sha, format string) string {
-	seg := unsafeKey.ReplaceAllString(segmentID, "_")
-	if seg == "" || seg[0] == '.' || len(seg) > 100 {
-		seg = "s_" + sha[:16]
-	}
-	return fmt.Sprintf("segments/%s/%s.%s", seg, sha, format)
 }
 
 func removeQuietly(path string) { _ = os.Remove(path) }

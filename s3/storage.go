@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"mime"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -39,7 +37,7 @@ func (s *Storage) Put(ctx context.Context, obj voicehook.AudioObject) (voicehook
 	}
 	ct := obj.ContentType
 	if ct == "" {
-		ct = contentType(obj.Key)
+		ct = voicehook.ContentTypeOf(obj.Key)
 	}
 
 	// The client streams the open file (multi-part above 16 MiB, reading
@@ -117,22 +115,3 @@ func etagIsMD5(info minio.ObjectInfo) bool {
 	return info.Metadata.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") == ""
 }
 
-// audioTypes maps the extensions voicehook stores to their media types; the
-// system MIME table varies between hosts and often lacks .flac or .ogg.
-var audioTypes = map[string]string{
-	".mp3":  "audio/mpeg",
-	".wav":  "audio/wav",
-	".ogg":  "audio/ogg",
-	".flac": "audio/flac",
-}
-
-func contentType(key string) string {
-	ext := strings.ToLower(path.Ext(key))
-	if ct, ok := audioTypes[ext]; ok {
-		return ct
-	}
-	if ct := mime.TypeByExtension(ext); ct != "" {
-		return ct
-	}
-	return "application/octet-stream"
-}
