@@ -149,4 +149,3 @@ func (s *Storage) stored(obj voicehook.AudioObject, sum string, n int64) voiceho
 		ContentType: ct,
 	}
 }
-

@@ -96,4 +96,3 @@ func (s *Storage) upload(ctx context.Context, ur uploadRequest) (string, error) 
 	}
 	return u.String(), nil
 }
-

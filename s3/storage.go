@@ -114,4 +114,3 @@ func etagIsMD5(info minio.ObjectInfo) bool {
 	}
 	return info.Metadata.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") == ""
 }
-
