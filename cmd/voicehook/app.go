@@ -34,6 +34,7 @@ type app struct {
 	db      *sqlstore.DB
 	writer  *groupcommit.Writer[voicehook.NewEvent, voicehook.IngestResult]
 	queue   *process.Queue
+	records voicehook.Records
 	http    *http.Server
 	ln      net.Listener
 	unlock  func()
@@ -109,10 +110,11 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	if err != nil {
 		return err
 	}
-	records, err := buildRecords(cfg, a.db)
+	records, err := buildRecords(cfg, a.db, a.log)
 	if err != nil {
 		return err
 	}
+	a.records = records
 	m := metrics.New()
 	m.WatchStore(a.db.Overview) // queue depth, oldest unprocessed age, … computed at scrape time
 	proc := &process.Processor{
@@ -205,6 +207,11 @@ func (a *app) run(ctx context.Context) error {
 	if err := a.queue.Stop(sctx); err != nil {
 		a.log.Warn("queue shutdown", "err", err)
 	}
+	// After the workers: what the records still hold (Airtable's event
+	// mirrors) is written within what is left of the bound.
+	if err := closeRecords(sctx, a.records); err != nil {
+		a.log.Warn("closing records", "err", err)
+	}
 	a.closeStore()
 	a.log.Info("stopped")
 	if errors.Is(serveErr, http.ErrServerClosed) {
@@ -214,6 +221,11 @@ func (a *app) run(ctx context.Context) error {
 }
 
 func (a *app) closeStore() {
+	if a.records != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = closeRecords(ctx, a.records) // a no-op if run closed them
+		cancel()
+	}
 	if err := a.db.Close(); err != nil {
 		a.log.Warn("closing store", "err", err)
 	}

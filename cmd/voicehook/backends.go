@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/airtable"
 	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/internal/sqlstore"
 	"github.com/voicehook/voicehook/nca"
@@ -61,12 +63,27 @@ func ncaStage(local *disk.Storage) func(context.Context, voicehook.AudioObject) 
 	}
 }
 
-// buildRecords picks the system of record --records names.
-func buildRecords(cfg config, db *sqlstore.DB) (voicehook.Records, error) {
+// buildRecords picks the system of record --records names. The Airtable
+// records run a batcher and a mirror catch-up loop: close them with
+// closeRecords after the workers have stopped.
+func buildRecords(cfg config, db *sqlstore.DB, log *slog.Logger) (voicehook.Records, error) {
 	switch cfg.Records {
 	case "sql":
 		return db, nil
+	case "airtable":
+		ac := cfg.Airtable
+		ac.Logger = log.With("component", "airtable")
+		return airtable.New(ac)
 	default:
 		return nil, fmt.Errorf("--records %s is not available in this build", cfg.Records)
 	}
+}
+
+// closeRecords sends what the records still hold (Airtable's batched
+// writes and event mirrors waiting to catch up), within ctx.
+func closeRecords(ctx context.Context, r voicehook.Records) error {
+	if c, ok := r.(interface{ Close(context.Context) error }); ok {
+		return c.Close(ctx)
+	}
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/voicehook/voicehook/airtable"
 )
 
 // config is everything `voicehook serve` is told.
@@ -27,6 +29,7 @@ type config struct {
 	MaxBodyBytes     byteSize
 	MaxAudioBytes    byteSize
 	Records          string
+	Airtable         airtable.Config
 	Storage          string
 	S3               s3Flags
 	NCA              ncaFlags
@@ -77,6 +80,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.Var(&c.MaxBodyBytes, "max-body-bytes", "largest webhook body accepted (e.g. 32MiB)")
 	fs.Var(&c.MaxAudioBytes, "max-audio-bytes", "largest audio file accepted (e.g. 200MiB)")
 	fs.StringVar(&c.Records, "records", "sql", "system of record for jobs and segments: sql|airtable")
+	c.Airtable.RegisterFlags(fs)
 	fs.StringVar(&c.Storage, "storage", "local", "where audio is stored: local|s3|nca")
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", "", "S3 API endpoint: host[:port] (HTTPS) or http(s)://host[:port]; empty means AWS S3")
 	fs.StringVar(&c.S3.Region, "s3-region", "", `the bucket's region ("auto" for Cloudflare R2); empty asks the endpoint`)
@@ -101,7 +105,11 @@ func (c *config) register(fs *flag.FlagSet) {
 
 func (c *config) validate() error {
 	var errs []string
-	if c.Records != "sql" && c.Records != "airtable" {
+	switch c.Records {
+	case "sql":
+	case "airtable":
+		errs = append(errs, c.Airtable.Problems()...)
+	default:
 		errs = append(errs, fmt.Sprintf("--records %q: want sql or airtable", c.Records))
 	}
 	switch c.Storage {

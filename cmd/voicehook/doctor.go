@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/airtable"
 	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/internal/sqlstore"
 )
@@ -28,7 +29,8 @@ type doctorCheck struct {
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("doctor [flags]", "Check a configuration end to end before going live: the store opens and migrates, "+
 		"and the chosen storage (and system of record) accepts voicehook's credentials and writes "+
-		"(local: media dir writable; s3: bucket exists, writable and publicly readable; nca: NCA Toolkit accepts the API key). "+
+		"(local: media dir writable; s3: bucket exists, writable and publicly readable; nca: NCA Toolkit accepts the API key; "+
+		"--records airtable: the token is accepted and the base has the tables and fields configured, checked read-only). "+
 		"Takes the same flags as serve; prints one line per check and exits non-zero if any fails.")
 	fs.SetOutput(stderr)
 	var cfg config
@@ -232,24 +234,23 @@ func isLoopbackHost(host string) bool {
 // recordsChecks checks the system of record when it lives outside the
 // store (the store check covers --records sql).
 func (d *doctor) recordsChecks() []doctorCheck {
-	if d.cfg.Records == "sql" {
+	if d.cfg.Records != "airtable" {
 		return nil
 	}
-	return []doctorCheck{{name: "records " + d.cfg.Records, run: func(ctx context.Context) (string, error) {
-		if d.db == nil {
-			return "", errors.New("not checked: the store did not open")
-		}
-		r, err := buildRecords(d.cfg, d.db)
-		if err != nil {
-			return "", err
-		}
-		if c, ok := r.(voicehook.Checker); ok {
-			if err := c.Check(ctx); err != nil {
-				return "", trimPkg(err, d.cfg.Records)
-			}
-		}
-		return "reachable and writable", nil
-	}}}
+	return []doctorCheck{{name: "records airtable", run: d.checkAirtable}}
+}
+
+// checkAirtable proves, read-only, that the token is accepted, the base
+// is reachable and has the three tables with every configured field (and,
+// when the token may read the schema, usable types and the select options
+// voicehook writes). It needs no store.
+func (d *doctor) checkAirtable(ctx context.Context) (string, error) {
+	cfg := d.cfg.Airtable
+	ok, err := airtable.Diagnose(ctx, airtable.NewClient(cfg), cfg)
+	if err != nil {
+		return "", trimPkg(err, "airtable")
+	}
+	return ok, nil
 }
 
 // trimPkg drops a package's "name: " prefix from err's message when the

@@ -1,0 +1,134 @@
+package airtable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/voicehook/voicehook"
+)
+
+// FindJob finds the voiceover job an event belongs to. By segment: the
+// Segments record's inverse link field lists its jobs, which are read with
+// OR(RECORD_ID()='…',…) (a link inside a formula is the linked records'
+// primary values, so filtering Jobs by {Related Segment} cannot work). By
+// the sender's ids: {External ID}='…', when that field is configured. A
+// job still processing wins over a finished one, then the newest.
+func (r *Records) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job, error) {
+	if q.SegmentID != "" && isRecordID(q.SegmentID) {
+		seg, err := r.segmentRecord(ctx, q.SegmentID)
+		switch {
+		case errors.Is(err, voicehook.ErrNotFound):
+		case err != nil:
+			return voicehook.Job{}, err
+		default:
+			recs, err := r.jobRecords(ctx, lastN(links(seg, r.cfg.Fields.SegmentJobs), maxReadConds))
+			if err != nil {
+				return voicehook.Job{}, err
+			}
+			if len(recs) > 0 {
+				return r.jobFrom(best(recs, r.cfg.Fields.JobStatus)), nil
+			}
+		}
+	}
+	if f := r.cfg.Fields.JobExternalID; f != "" && len(q.ExternalIDs) > 0 {
+		var conds []string
+		want := map[string]bool{}
+		for _, id := range q.ExternalIDs {
+			if id != "" && !want[id] {
+				conds = append(conds, fieldIs(f, id))
+				want[id] = true
+			}
+		}
+		recs, err := r.b.read(ctx, r.cfg.Tables.Jobs, r.voiceoverOnly(), r.jobFields(), conds,
+			func(rec Record) bool { return want[str(rec, f)] })
+		if err != nil {
+			return voicehook.Job{}, fmt.Errorf("finding job by external id: %w", err)
+		}
+		if len(recs) > 0 {
+			return r.jobFrom(best(recs, r.cfg.Fields.JobStatus)), nil
+		}
+	}
+	return voicehook.Job{}, fmt.Errorf("voiceover job for segment %q / ids %v in table %q: %w", q.SegmentID, q.ExternalIDs, r.cfg.Tables.Jobs, voicehook.ErrNotFound)
+}
+
+// best prefers a processing job, then the newest.
+func best(recs []Record, statusField string) Record {
+	sortNewestFirst(recs)
+	for _, rec := range recs {
+		if str(rec, statusField) == voicehook.JobProcessing {
+			return rec
+		}
+	}
+	return recs[0]
+}
+
+// CompleteJob moves a processing job to completed and its segment to
+// voiceover_ready with the audio's URL (and the optional fields named).
+func (r *Records) CompleteJob(ctx context.Context, job voicehook.Job, audio voicehook.StoredAudio, at time.Time) error {
+	f := r.cfg.Fields
+	seg := map[string]any{f.SegmentVoiceover: audio.URL, f.SegmentStatus: voicehook.SegmentVoiceoverReady}
+	if f.SegmentDurationMS != "" {
+		seg[f.SegmentDurationMS] = audio.DurationMS
+	}
+	if f.SegmentSHA256 != "" {
+		seg[f.SegmentSHA256] = audio.SHA256
+	}
+	if f.SegmentBytes != "" {
+		seg[f.SegmentBytes] = audio.Bytes
+	}
+	return r.finish(ctx, job, at, voicehook.JobCompleted, seg, nil)
+}
+
+// FailJob moves a processing job to failed with reason and its segment to
+// voiceover_failed.
+func (r *Records) FailJob(ctx context.Context, job voicehook.Job, reason string, at time.Time) error {
+	seg := map[string]any{r.cfg.Fields.SegmentStatus: voicehook.SegmentVoiceoverFailed}
+	return r.finish(ctx, job, at, voicehook.JobFailed, seg, &reason)
+}
+
+// finish reads the job's status first and changes nothing unless it is
+// still processing: a finished job is never moved, whoever finished it
+// (another event, or the user in Airtable). Then the segment is written,
+// and the job last: the job's status is what says "done", so a crash or an
+// error between the two leaves the job processing and a retry writes both
+// again (the same values: safe to repeat).
+func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, status string, segFields map[string]any, reason *string) error {
+	f := r.cfg.Fields
+	recs, err := r.jobRecords(ctx, []string{job.ID})
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return voicehook.Permanent(fmt.Sprintf("job %s is no longer a voiceover job in the Airtable table %q", job.ID, r.cfg.Tables.Jobs), voicehook.ErrNotFound)
+	}
+	cur := recs[0]
+	if str(cur, f.JobStatus) != voicehook.JobProcessing {
+		return nil
+	}
+	segID := job.SegmentID
+	if segs := links(cur, f.JobRelatedSegment); len(segs) > 0 {
+		segID = segs[0]
+	}
+	if isRecordID(segID) {
+		if _, err := r.b.update(ctx, r.cfg.Tables.Segments, segID, segFields); err != nil {
+			return fmt.Errorf("updating segment %s: %w", segID, err)
+		}
+	}
+	key := "completed"
+	if status == voicehook.JobFailed {
+		key = "failed"
+	}
+	jobFields := map[string]any{
+		f.JobStatus:     status,
+		f.JobTimestamps: mergeTimestamps(str(cur, f.JobTimestamps), key, at),
+	}
+	if reason != nil {
+		jobFields[f.JobErrorDetails] = textCell(*reason)
+	}
+	if _, err := r.b.update(ctx, r.cfg.Tables.Jobs, job.ID, jobFields); err != nil {
+		return fmt.Errorf("updating job %s: %w", job.ID, err)
+	}
+	return nil
+}
