@@ -106,7 +106,13 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // writeStoreError maps a store error to a reply.
 func (s *Server) writeStoreError(w http.ResponseWriter, err error, what string) {
+	var perm *voicehook.PermanentError
 	switch {
+	case errors.As(err, &perm):
+		// A records backend refused the request for a reason the caller
+		// can fix (e.g. an Airtable segment that does not exist); the
+		// reason is written to be shown.
+		writeError(w, http.StatusUnprocessableEntity, perm.Reason)
 	case errors.Is(err, voicehook.ErrNotFound):
 		writeError(w, http.StatusNotFound, what+" not found")
 	case errors.Is(err, voicehook.ErrInProgress):

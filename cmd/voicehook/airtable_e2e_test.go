@@ -292,8 +292,9 @@ func TestAirtableCreateJobNeedsSegment(t *testing.T) {
 	emu, useAirtable := airtableBase(t, airtabletest.Options{})
 	h := setup(t, "sqlite", useAirtable)
 	body := []byte(`{"segment_id":"recAAAAAAAAAAAAAA","type":"voiceover_generation"}`)
-	if code := h.do("POST", "/api/jobs", nil, body, nil); code != http.StatusNotFound {
-		t.Fatalf("job for a segment not in Airtable: %d, want 404", code)
+	var reply ack
+	if code := h.do("POST", "/api/jobs", nil, body, &reply); code != http.StatusUnprocessableEntity || !strings.Contains(reply.Message, "create the segment there first") {
+		t.Fatalf("job for a segment not in Airtable: %d %+v, want 422 saying what to fix", code, reply)
 	}
 	if n := len(emu.Records("Jobs")); n != 0 {
 		t.Fatalf("%d Jobs records created", n)
