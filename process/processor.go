@@ -38,6 +38,25 @@ type Store interface {
 	ClaimOwner(ctx context.Context, jobID string) (string, error)
 }
 
+// ClaimingRecords is implemented by Records that also keep the job claims
+// and the events (voicehook's own SQL store, which is then also the Store):
+// they claim a job, move it and record the attempt in one transaction, one
+// commit instead of three, and the three are never seen apart. Records
+// elsewhere (Airtable) are claimed through the Store first, then moved, then
+// the attempt is recorded.
+type ClaimingRecords interface {
+	// ClaimAndCompleteJob claims job for eventID and, if eventID owns the
+	// claim, completes it as Records.CompleteJob does. It returns the owner.
+	// In the same transaction it then records the attempt and the event's
+	// new state that end returns for the claim's owner, as
+	// Store.FinishAttempt does: the attempt ends with one commit.
+	ClaimAndCompleteJob(ctx context.Context, job voicehook.Job, eventID string, audio voicehook.StoredAudio, at time.Time,
+		end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error)
+	// ClaimAndFailJob is ClaimAndCompleteJob for Records.FailJob.
+	ClaimAndFailJob(ctx context.Context, job voicehook.Job, eventID, reason string, at time.Time,
+		end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error)
+}
+
 // Processor runs one processing attempt of an event.
 type Processor struct {
 	Store   Store
@@ -94,7 +113,7 @@ func (p *Processor) Process(ctx context.Context, run Run) Result {
 		return Result{}
 	}
 	log = log.With("segment_id", ev.SegmentID)
-	st := step{p: p, ev: ev, log: log}
+	st := step{p: p, ev: ev, log: log, started: started}
 	fin, res := st.run(ctx)
 
 	outcome, errText := fin.Status, fin.ErrorDetails
@@ -117,13 +136,16 @@ func (p *Processor) Process(ctx context.Context, run Run) Result {
 	if fin.Status != "" {
 		finish = &fin
 	}
-	if err := p.Store.FinishAttempt(ctx, attempt, finish); err != nil {
-		if finish == nil {
-			log.Warn("recording attempt", "err", err)
-		} else {
-			// The records may already have changed; running again
-			// finishes the event through its claim.
-			return Result{Retry: fmt.Errorf("finishing event: %w", err)}
+	// (When st.recorded, the attempt was stored with the job's move.)
+	if !st.recorded {
+		if err := p.Store.FinishAttempt(ctx, attempt, finish); err != nil {
+			if finish == nil {
+				log.Warn("recording attempt", "err", err)
+			} else {
+				// The records may already have changed; running again
+				// finishes the event through its claim.
+				return Result{Retry: fmt.Errorf("finishing event: %w", err)}
+			}
 		}
 	}
 	if m, ok := p.Records.(voicehook.EventMirror); ok && finish != nil {
@@ -152,10 +174,14 @@ func (p *Processor) Process(ctx context.Context, run Run) Result {
 
 // step carries one attempt's state.
 type step struct {
-	p   *Processor
-	ev  voicehook.Event
-	job voicehook.Job
-	log *slog.Logger
+	p       *Processor
+	ev      voicehook.Event
+	job     voicehook.Job
+	log     *slog.Logger
+	started time.Time
+	// recorded: the attempt and the event's finish are already stored
+	// (with the job's move, through ClaimingRecords).
+	recorded bool
 }
 
 func done(status, details string) (voicehook.EventFinish, Result) {
@@ -254,17 +280,53 @@ func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, Result) 
 // event already did.
 func (s *step) claim(ctx context.Context) (bool, voicehook.EventFinish, error) {
 	owner, err := s.p.Store.ClaimJob(ctx, s.job.ID, s.ev.ID)
+	fin, ok, err := s.claimed(owner, err, "claiming")
+	return ok, fin, err
+}
+
+// claimed reads a claim's outcome: ok when this event owns the job, else
+// the event's finish (another event resolves the job).
+func (s *step) claimed(owner string, err error, what string) (voicehook.EventFinish, bool, error) {
 	if err != nil {
-		return false, voicehook.EventFinish{}, fmt.Errorf("claiming job: %w", err)
+		return voicehook.EventFinish{}, false, fmt.Errorf("%s job: %w", what, err)
 	}
 	if owner != s.ev.ID {
-		return false, voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: s.job.ID,
-			ErrorDetails: fmt.Sprintf("job %s is resolved by event %s", s.job.ID, owner)}, nil
+		return voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: s.job.ID,
+			ErrorDetails: fmt.Sprintf("job %s is resolved by event %s", s.job.ID, owner)}, false, nil
 	}
-	return true, voicehook.EventFinish{}, nil
+	return voicehook.EventFinish{}, true, nil
+}
+
+// resolveAndRecord claims and moves the job through ClaimingRecords, which
+// records the attempt in the same transaction: done is the event's finish
+// when it owns the claim.
+func (s *step) resolveAndRecord(what string, done voicehook.EventFinish,
+	move func(end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error)) (voicehook.EventFinish, bool, Result) {
+	var fin voicehook.EventFinish
+	var mine bool
+	_, err := move(func(owner string) (voicehook.Attempt, voicehook.EventFinish) {
+		fin, mine, _ = s.claimed(owner, nil, what)
+		if mine {
+			fin = done
+		}
+		return voicehook.Attempt{EventID: s.ev.ID, StartedAt: s.started, FinishedAt: s.p.Clock.Now(),
+			Outcome: fin.Status, Error: fin.ErrorDetails}, fin
+	})
+	if err != nil {
+		return voicehook.EventFinish{}, false, Result{Retry: fmt.Errorf("%s job: %w", what, err)}
+	}
+	s.recorded = true
+	return fin, mine, Result{}
 }
 
 func (s *step) fail(ctx context.Context, reason, status string) (voicehook.EventFinish, Result) {
+	if cr, ok := s.p.Records.(ClaimingRecords); ok {
+		fin, _, res := s.resolveAndRecord("failing", voicehook.EventFinish{Status: status, RelatedJob: s.job.ID, ErrorDetails: reason},
+			func(end func(string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
+				return cr.ClaimAndFailJob(ctx, s.job, s.ev.ID, reason, s.p.Clock.Now().UTC(), end)
+			})
+		return fin, res
+	}
 	ok, fin, err := s.claim(ctx)
 	if err != nil || !ok {
 		return fin, Result{Retry: err}
@@ -276,12 +338,22 @@ func (s *step) fail(ctx context.Context, reason, status string) (voicehook.Event
 }
 
 func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voicehook.EventFinish, Result) {
-	ok, fin, err := s.claim(ctx)
-	if err != nil || !ok {
-		return fin, Result{Retry: err}
-	}
-	if err := s.p.Records.CompleteJob(ctx, s.job, audio, s.p.Clock.Now().UTC()); err != nil {
-		return voicehook.EventFinish{}, Result{Retry: fmt.Errorf("completing job: %w", err)}
+	if cr, ok := s.p.Records.(ClaimingRecords); ok {
+		fin, mine, res := s.resolveAndRecord("completing", voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID},
+			func(end func(string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
+				return cr.ClaimAndCompleteJob(ctx, s.job, s.ev.ID, audio, s.p.Clock.Now().UTC(), end)
+			})
+		if !mine {
+			return fin, res
+		}
+	} else {
+		ok, fin, err := s.claim(ctx)
+		if err != nil || !ok {
+			return fin, Result{Retry: err}
+		}
+		if err := s.p.Records.CompleteJob(ctx, s.job, audio, s.p.Clock.Now().UTC()); err != nil {
+			return voicehook.EventFinish{}, Result{Retry: fmt.Errorf("completing job: %w", err)}
+		}
 	}
 	s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
 	return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, Result{}

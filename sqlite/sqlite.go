@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/internal/sqlstore"
@@ -36,7 +36,7 @@ func Open(dataDir string, opts Options) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
 	path := filepath.Join(dataDir, FileName)
-	writer, err := sql.Open("sqlite", dsn(path, false))
+	writer, err := openPool(dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -50,7 +50,7 @@ func Open(dataDir string, opts Options) (*sqlstore.DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", dsn(path, true))
+	reader, err := openPool(dsn(path, true))
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("opening %s read-only: %w", path, err)
@@ -68,6 +68,20 @@ func Open(dataDir string, opts Options) (*sqlstore.DB, error) {
 		River:   riversqlite.New(writer),
 		Clock:   opts.Clock,
 	}), nil
+}
+
+// stmtCacheSize is how many compiled statements each connection keeps:
+// more than voicehook's and River's distinct statements together.
+const stmtCacheSize = 256
+
+// openPool opens a pool whose connections keep their compiled statements
+// (see stmtcache.go).
+func openPool(dsn string) (*sql.DB, error) {
+	base, err := sqlitedrv.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(cachingConnector{Connector: base, size: stmtCacheSize}), nil
 }
 
 func dsn(path string, readOnly bool) string {

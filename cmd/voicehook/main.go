@@ -32,6 +32,7 @@ Commands:
   events    list, show and replay events through a running server's API
   migrate   create or update the store's schema, then exit
   doctor    check a configuration end to end (store, storage) before going live
+  bench     load-test a server over loopback against a no-op ceiling (throughput, latency, memory)
   version   print the version
 
 Run 'voicehook <command> --help' for a command's flags.
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "doctor":
 		return cmdDoctor(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "voicehook", version())
 		return nil

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is returned for items submitted after Close.
@@ -38,6 +39,19 @@ type Writer[T, R any] struct {
 	once     sync.Once
 	mu       sync.RWMutex
 	closed   bool
+	batches  atomic.Uint64
+	items    atomic.Uint64
+}
+
+// Stats counts the commits run and the items they held, so far: items /
+// batches is the average batch.
+type Stats struct {
+	Batches, Items uint64
+}
+
+// Stats reports the writer's counts so far.
+func (w *Writer[T, R]) Stats() Stats {
+	return Stats{Batches: w.batches.Load(), Items: w.items.Load()}
 }
 
 // Options tune a Writer.
@@ -139,6 +153,8 @@ func (w *Writer[T, R]) run() {
 		// The commit is not tied to any one caller's context: a sender
 		// giving up must not abort the others' commit.
 		results := w.commit(context.Background(), items)
+		w.batches.Add(1)
+		w.items.Add(uint64(len(items)))
 		for i, req := range batch {
 			req.reply <- results[i]
 		}

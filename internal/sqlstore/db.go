@@ -62,6 +62,9 @@ type DB struct {
 	cfg   Config
 	w, r  *sql.DB
 	clock voicehook.Clock
+	// turns orders the use of SQLite's one write connection (nil on
+	// PostgreSQL): see writeTurns.
+	turns *writeTurns
 }
 
 // New wraps opened pools. It does not migrate; call Migrate.
@@ -72,7 +75,11 @@ func New(cfg Config) *DB {
 	if cfg.Reader == nil {
 		cfg.Reader = cfg.Writer
 	}
-	return &DB{cfg: cfg, w: cfg.Writer, r: cfg.Reader, clock: cfg.Clock}
+	db := &DB{cfg: cfg, w: cfg.Writer, r: cfg.Reader, clock: cfg.Clock}
+	if cfg.Dialect == SQLite {
+		db.turns = &writeTurns{}
+	}
+	return db
 }
 
 // Dialect reports the SQL flavour.
@@ -177,6 +184,26 @@ func unavailable(err error) error {
 
 // withTx runs fn in a write transaction, committing when fn returns nil.
 func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.txTurn(ctx, false, fn)
+}
+
+// onWriter runs fn, which uses the write pool outside a transaction (a read
+// that must see the latest writes), in its turn.
+func (db *DB) onWriter(ctx context.Context, fn func() error) error {
+	if err := db.turns.acquire(ctx, false); err != nil {
+		return unavailable(err)
+	}
+	defer db.turns.release()
+	return fn()
+}
+
+// txTurn runs fn in a write transaction in its turn on the writer: high is
+// the ingest writer's, whose commit senders wait for.
+func (db *DB) txTurn(ctx context.Context, high bool, fn func(tx *sql.Tx) error) error {
+	if err := db.turns.acquire(ctx, high); err != nil {
+		return unavailable(fmt.Errorf("waiting for the writer: %w", err))
+	}
+	defer db.turns.release()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(fmt.Errorf("beginning transaction: %w", err))

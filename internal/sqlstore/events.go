@@ -20,7 +20,7 @@ const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_p
 // transaction's fate: when it fails, every result carries the error.
 func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
 	results := make([]voicehook.IngestResult, len(events))
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.txTurn(ctx, true, func(tx *sql.Tx) error {
 		insert, err := tx.PrepareContext(ctx, db.q(`INSERT INTO voicehook_events
 			(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
 			 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
@@ -72,7 +72,12 @@ func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
 // EventForUpdate reads one event from the writer, so a worker sees its own
 // latest writes even where the reader lags.
 func (db *DB) EventForUpdate(ctx context.Context, id string) (voicehook.Event, error) {
-	return db.event(ctx, db.w, id)
+	var ev voicehook.Event
+	err := db.onWriter(ctx, func() (err error) {
+		ev, err = db.event(ctx, db.w, id)
+		return err
+	})
+	return ev, err
 }
 
 func (db *DB) event(ctx context.Context, pool *sql.DB, id string) (voicehook.Event, error) {

@@ -19,24 +19,26 @@ func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt) error {
 // state, in one transaction: a crash leaves either both or neither, so the
 // history never shows an outcome the event does not have.
 func (db *DB) FinishAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, db.q("SELECT attempts FROM voicehook_events WHERE id = ?"), a.EventID).Scan(&n); err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		n++
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_attempts (event_id, attempt, started_at, finished_at, outcome, error)
-			VALUES (?, ?, ?, ?, ?, ?)`), a.EventID, n, micros(a.StartedAt), micros(a.FinishedAt), a.Outcome, a.Error); err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET attempts = ?, updated_at = ? WHERE id = ?"), n, db.now(), a.EventID); err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		if fin != nil {
-			return db.finishEvent(ctx, tx, a.EventID, *fin)
-		}
-		return nil
-	})
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishAttempt(ctx, tx, a, fin) })
+}
+
+func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, a voicehook.Attempt, fin *voicehook.EventFinish) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, db.q("SELECT attempts FROM voicehook_events WHERE id = ?"), a.EventID).Scan(&n); err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	n++
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_attempts (event_id, attempt, started_at, finished_at, outcome, error)
+		VALUES (?, ?, ?, ?, ?, ?)`), a.EventID, n, micros(a.StartedAt), micros(a.FinishedAt), a.Outcome, a.Error); err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET attempts = ?, updated_at = ? WHERE id = ?"), n, db.now(), a.EventID); err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	if fin != nil {
+		return db.finishEvent(ctx, tx, a.EventID, *fin)
+	}
+	return nil
 }
 
 // Attempts lists an event's processing attempts, oldest first.
@@ -83,8 +85,12 @@ func (db *DB) finishEvent(ctx context.Context, tx *sql.Tx, id string, f voicehoo
 // still being processed is not replayed (ErrInProgress): a second queue job
 // for it would only race the first.
 func (db *DB) Replay(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?, error_details = '', enqueued = 0, updated_at = ?
-		WHERE id = ? AND status <> ?`), voicehook.EventReceived, db.now(), id, voicehook.EventReceived)
+	var res sql.Result
+	err := db.onWriter(ctx, func() (err error) {
+		res, err = db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?, error_details = '', enqueued = 0, updated_at = ?
+			WHERE id = ? AND status <> ?`), voicehook.EventReceived, db.now(), id, voicehook.EventReceived)
+		return err
+	})
 	if err != nil {
 		return unavailable(fmt.Errorf("replaying event %s: %w", id, err))
 	}
@@ -154,14 +160,23 @@ func (db *DB) EnqueuePending(ctx context.Context, limit int, insert func(ctx con
 // exactly once" hold across retries, replays and replicas.
 func (db *DB) ClaimJob(ctx context.Context, jobID, eventID string) (string, error) {
 	var owner string
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_claims (job_id, event_id, claimed_at) VALUES (?, ?, ?)
-			ON CONFLICT (job_id) DO NOTHING`), jobID, eventID, db.now()); err != nil {
-			return fmt.Errorf("claiming job %s: %w", jobID, err)
-		}
-		return tx.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
+	err := db.withTx(ctx, func(tx *sql.Tx) (err error) {
+		owner, err = db.claimJob(ctx, tx, jobID, eventID)
+		return err
 	})
 	return owner, err
+}
+
+func (db *DB) claimJob(ctx context.Context, tx *sql.Tx, jobID, eventID string) (string, error) {
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_claims (job_id, event_id, claimed_at) VALUES (?, ?, ?)
+		ON CONFLICT (job_id) DO NOTHING`), jobID, eventID, db.now()); err != nil {
+		return "", fmt.Errorf("claiming job %s: %w", jobID, err)
+	}
+	var owner string
+	if err := tx.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner); err != nil {
+		return "", fmt.Errorf("reading claim on job %s: %w", jobID, err)
+	}
+	return owner, nil
 }
 
 // Secret returns the named server secret, creating it from gen on first use.
@@ -180,7 +195,9 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() string) (strin
 // ClaimOwner returns the event that claimed jobID, or ErrNotFound.
 func (db *DB) ClaimOwner(ctx context.Context, jobID string) (string, error) {
 	var owner string
-	err := db.w.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
+	err := db.onWriter(ctx, func() error {
+		return db.w.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("claim on job %s: %w", jobID, voicehook.ErrNotFound)
 	}

@@ -98,7 +98,7 @@ func (db *DB) ListJobs(ctx context.Context, f voicehook.JobFilter) ([]voicehook.
 func (db *DB) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job, error) {
 	order := " ORDER BY CASE WHEN status = 'processing' THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1"
 	if q.SegmentID != "" {
-		jobs, err := db.queryJobs(ctx, db.w, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND segment_id = ?"+order,
+		jobs, err := db.writerJobs(ctx, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND segment_id = ?"+order,
 			voicehook.JobTypeVoiceover, q.SegmentID)
 		if err != nil || len(jobs) > 0 {
 			return first(jobs), err
@@ -109,7 +109,7 @@ func (db *DB) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job,
 		for _, id := range q.ExternalIDs {
 			args = append(args, id)
 		}
-		jobs, err := db.queryJobs(ctx, db.w, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND external_id <> '' AND external_id IN ("+
+		jobs, err := db.writerJobs(ctx, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND external_id <> '' AND external_id IN ("+
 			placeholders(len(q.ExternalIDs))+")"+order, args...)
 		if err != nil || len(jobs) > 0 {
 			return first(jobs), err
@@ -128,35 +128,100 @@ func first(jobs []voicehook.Job) voicehook.Job {
 // CompleteJob moves a processing job to completed and its segment to
 // voiceover_ready, in one transaction; a finished job is left as it is.
 func (db *DB) CompleteJob(ctx context.Context, job voicehook.Job, audio voicehook.StoredAudio, at time.Time) error {
-	return db.finishJob(ctx, job, "UPDATE voicehook_jobs SET status = ?, completed_at = ? WHERE id = ? AND status = ?",
-		[]any{voicehook.JobCompleted, micros(at), job.ID, voicehook.JobProcessing},
-		`UPDATE voicehook_segments SET status = ?, voiceover = ?, sha256 = ?, bytes = ?, duration_ms = ?, updated_at = ? WHERE id = ?`,
-		[]any{voicehook.SegmentVoiceoverReady, audio.URL, audio.SHA256, audio.Bytes, audio.DurationMS, micros(at), job.SegmentID})
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishJob(ctx, tx, completeJob(job, audio, at)) })
 }
 
 // FailJob moves a processing job to failed and its segment to
 // voiceover_failed, in one transaction; a finished job is left as it is.
 func (db *DB) FailJob(ctx context.Context, job voicehook.Job, reason string, at time.Time) error {
-	return db.finishJob(ctx, job, "UPDATE voicehook_jobs SET status = ?, error_details = ?, failed_at = ? WHERE id = ? AND status = ?",
-		[]any{voicehook.JobFailed, reason, micros(at), job.ID, voicehook.JobProcessing},
-		`UPDATE voicehook_segments SET status = ?, updated_at = ? WHERE id = ?`,
-		[]any{voicehook.SegmentVoiceoverFailed, micros(at), job.SegmentID})
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishJob(ctx, tx, failJob(job, reason, at)) })
 }
 
-func (db *DB) finishJob(ctx context.Context, job voicehook.Job, jobSQL string, jobArgs []any, segSQL string, segArgs []any) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(jobSQL), jobArgs...)
-		if err != nil {
-			return fmt.Errorf("updating job %s: %w", job.ID, err)
+// ClaimAndCompleteJob ends a processing attempt that resolves a job, in one
+// transaction: it claims job for eventID as ClaimJob does; when the event
+// owns the claim, completes the job as CompleteJob does; then records the
+// attempt and the event's new state that end returns for the claim's owner,
+// as FinishAttempt does. One commit instead of three, and the claim, the
+// job's move and the event's outcome are never seen apart. end may be nil
+// (nothing recorded). It returns the claim's owner.
+func (db *DB) ClaimAndCompleteJob(ctx context.Context, job voicehook.Job, eventID string, audio voicehook.StoredAudio, at time.Time,
+	end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
+	return db.claimAndFinish(ctx, job, eventID, completeJob(job, audio, at), end)
+}
+
+// ClaimAndFailJob is ClaimAndCompleteJob for FailJob.
+func (db *DB) ClaimAndFailJob(ctx context.Context, job voicehook.Job, eventID, reason string, at time.Time,
+	end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
+	return db.claimAndFinish(ctx, job, eventID, failJob(job, reason, at), end)
+}
+
+func (db *DB) claimAndFinish(ctx context.Context, job voicehook.Job, eventID string, m jobMove,
+	end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
+	var owner string
+	err := db.withTx(ctx, func(tx *sql.Tx) (err error) {
+		if owner, err = db.claimJob(ctx, tx, job.ID, eventID); err != nil {
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // already finished: never moved back
+		if owner == eventID {
+			if err := db.finishJob(ctx, tx, m); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, db.q(segSQL), segArgs...); err != nil {
-			return fmt.Errorf("updating segment %s: %w", job.SegmentID, err)
+		if end == nil {
+			return nil
 		}
-		return nil
+		a, fin := end(owner)
+		return db.finishAttempt(ctx, tx, a, &fin)
 	})
+	return owner, err
+}
+
+// jobMove is the two updates that finish a job and its segment.
+type jobMove struct {
+	job, segment         string
+	jobSQL, segSQL       string
+	jobArgs, segmentArgs []any
+}
+
+func completeJob(job voicehook.Job, audio voicehook.StoredAudio, at time.Time) jobMove {
+	return jobMove{job: job.ID, segment: job.SegmentID,
+		jobSQL:      "UPDATE voicehook_jobs SET status = ?, completed_at = ? WHERE id = ? AND status = ?",
+		jobArgs:     []any{voicehook.JobCompleted, micros(at), job.ID, voicehook.JobProcessing},
+		segSQL:      `UPDATE voicehook_segments SET status = ?, voiceover = ?, sha256 = ?, bytes = ?, duration_ms = ?, updated_at = ? WHERE id = ?`,
+		segmentArgs: []any{voicehook.SegmentVoiceoverReady, audio.URL, audio.SHA256, audio.Bytes, audio.DurationMS, micros(at), job.SegmentID}}
+}
+
+func failJob(job voicehook.Job, reason string, at time.Time) jobMove {
+	return jobMove{job: job.ID, segment: job.SegmentID,
+		jobSQL:      "UPDATE voicehook_jobs SET status = ?, error_details = ?, failed_at = ? WHERE id = ? AND status = ?",
+		jobArgs:     []any{voicehook.JobFailed, reason, micros(at), job.ID, voicehook.JobProcessing},
+		segSQL:      `UPDATE voicehook_segments SET status = ?, updated_at = ? WHERE id = ?`,
+		segmentArgs: []any{voicehook.SegmentVoiceoverFailed, micros(at), job.SegmentID}}
+}
+
+// finishJob applies m in tx; a job no longer processing is left as it is.
+func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, m jobMove) error {
+	res, err := tx.ExecContext(ctx, db.q(m.jobSQL), m.jobArgs...)
+	if err != nil {
+		return fmt.Errorf("updating job %s: %w", m.job, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // already finished: never moved back
+	}
+	if _, err := tx.ExecContext(ctx, db.q(m.segSQL), m.segmentArgs...); err != nil {
+		return fmt.Errorf("updating segment %s: %w", m.segment, err)
+	}
+	return nil
+}
+
+// writerJobs queries jobs on the writer, in its turn.
+func (db *DB) writerJobs(ctx context.Context, query string, args ...any) ([]voicehook.Job, error) {
+	var jobs []voicehook.Job
+	err := db.onWriter(ctx, func() (err error) {
+		jobs, err = db.queryJobs(ctx, db.w, query, args...)
+		return err
+	})
+	return jobs, err
 }
 
 func (db *DB) queryJobs(ctx context.Context, pool *sql.DB, query string, args ...any) ([]voicehook.Job, error) {
