@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -56,9 +55,6 @@ type Queue struct {
 	wake   chan struct{}
 	stop   context.CancelFunc
 	done   chan struct{}
-	// ahead estimates the queue jobs this process inserted that no worker
-	// of it has started yet (see enqueuer).
-	ahead atomic.Int64
 }
 
 // NewQueue builds the River client; Start runs it.
@@ -81,8 +77,7 @@ func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, 
 		cfg.SweepInterval = 5 * time.Second
 	}
 	workers := river.NewWorkers()
-	q := &Queue{inbox: inbox, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	if err := river.AddWorkerSafely(workers, &worker{proc: proc, started: q.started}); err != nil {
+	if err := river.AddWorkerSafely(workers, &worker{proc: proc}); err != nil {
 		return nil, fmt.Errorf("registering worker: %w", err)
 	}
 	client, err := river.NewClient(driver, &river.Config{
@@ -101,8 +96,7 @@ func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, 
 	if err != nil {
 		return nil, fmt.Errorf("creating queue client: %w", err)
 	}
-	q.client = client
-	return q, nil
+	return &Queue{client: client, inbox: inbox, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
 
 // Start runs the workers and the enqueuer. Its first sweep enqueues every
@@ -140,29 +134,8 @@ func (q *Queue) Wake() {
 	}
 }
 
-// started is called as a worker starts a queue job.
-func (q *Queue) started() {
-	if q.ahead.Add(-1) < q.lowWater() {
-		q.Wake()
-	}
-}
+const enqueueBatch = 500
 
-// lowWater and chunk size the enqueuer's lead over the workers: it inserts
-// queue jobs, chunk at a time, whenever fewer than lowWater wait for a
-// worker.
-func (q *Queue) lowWater() int64 { return int64(max(4*q.cfg.Workers, 32)) }
-func (q *Queue) chunk() int      { return min(max(8*q.cfg.Workers, 64), 500) }
-
-// enqueuer turns committed events into queue jobs just ahead of the
-// workers. Every event stays in the inbox until it has its queue job, so
-// the guarantee is unchanged: each committed event gets one (the first pass
-// at start sweeps up those a crash left behind). But the queue insert (River's
-// is the costliest statement per event on SQLite) no longer runs after every
-// ingest commit: in a burst of deliveries, acknowledgements get the CPU and
-// the write connection, and the events are enqueued as the workers drain
-// them. The lead is an estimate: jobs inserted here minus jobs started here
-// (another replica's workers, retries and snoozes make it drift); every sweep
-// forgets it, so a drift costs at most a chunk per sweep.
 func (q *Queue) enqueuer(ctx context.Context) {
 	defer close(q.done)
 	tick := time.NewTicker(q.cfg.SweepInterval)
@@ -173,18 +146,16 @@ func (q *Queue) enqueuer(ctx context.Context) {
 			return
 		case <-q.wake:
 		case <-tick.C:
-			q.ahead.Store(0)
 		}
-		for q.ahead.Load() < q.lowWater() {
-			n, err := q.inbox.EnqueuePending(ctx, q.chunk(), q.insert)
+		for {
+			n, err := q.inbox.EnqueuePending(ctx, enqueueBatch, q.insert)
 			if err != nil {
 				if ctx.Err() == nil {
 					q.cfg.Logger.Warn("enqueueing events; will retry", "err", err)
 				}
 				break
 			}
-			q.ahead.Add(int64(n))
-			if n < q.chunk() {
+			if n < enqueueBatch {
 				break
 			}
 		}
@@ -203,12 +174,10 @@ func (q *Queue) insert(ctx context.Context, tx *sql.Tx, ids []string) error {
 // worker adapts the Processor to River.
 type worker struct {
 	river.WorkerDefaults[Args]
-	proc    *Processor
-	started func()
+	proc *Processor
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	w.started()
 	res := w.proc.Process(ctx, Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
 	switch {
 	case res.Wait > 0:

@@ -613,6 +613,9 @@ func (b *bench) soak(ctx context.Context) error {
 		b.say("   every accepted event processed %s after the load ended", secs(time.Since(drainStart)))
 	}
 	b.printTrend(samples)
+	if srv.inProcess {
+		b.say("   removing the server's temp data dir (every event's stored audio; this can take minutes)…")
+	}
 	return ctx.Err()
 }
 
@@ -633,7 +636,7 @@ func (b *bench) printTrend(samples []memSample) {
 		b.say("   too few samples for a trend")
 		return
 	}
-	b.say("   trend over %d samples from t=%s (linear least squares; flat = fitted change over the window within ±10%% of the mean):", len(use), warm)
+	b.say("   trend over %d samples from t=%s (linear least squares; flat = fitted change over the window within ±10%% of the mean, growing = above):", len(use), warm)
 	span := (use[len(use)-1].at - use[0].at).Minutes()
 	for _, m := range []struct {
 		name string
@@ -658,8 +661,11 @@ func (b *bench) printTrend(samples []memSample) {
 		slope, r2 := linearFit(xs, ys)
 		change := slope * span
 		verdict := "flat"
-		if math.Abs(change) > 0.10*mean {
-			verdict = "NOT flat"
+		switch {
+		case change > 0.10*mean:
+			verdict = "GROWING"
+		case change < -0.10*mean:
+			verdict = "shrinking (no growth)"
 		}
 		unit := fmtBytes(int64(math.Abs(slope)))
 		if m.name == "goroutines" {
