@@ -43,6 +43,11 @@ type AudioObject struct {
 	SHA256      string
 	Bytes       int64
 	DurationMS  int64
+	// Temporary says Path is the caller's own temporary file, whose SHA256
+	// and Bytes the caller computed as it wrote it, and which the caller
+	// deletes after Put if it is still there. A backend on the same file
+	// system may then move the file into place instead of copying it.
+	Temporary bool
 }
 
 // Storage keeps audio and returns a permanent URL for it.

@@ -85,7 +85,9 @@ func (s *Storage) URL(key string) string {
 }
 
 // Put copies obj into root/<obj.Key> atomically and checks what landed on
-// disk. Storing the same key again with the same bytes writes nothing.
+// disk; a Temporary obj with a hash is moved into place instead when it is
+// on the same file system (see moveInto). Storing the same key again with
+// the same bytes writes nothing.
 func (s *Storage) Put(ctx context.Context, obj voicehook.AudioObject) (voicehook.StoredAudio, error) {
 	if err := checkKey(obj.Key); err != nil {
 		return voicehook.StoredAudio{}, err
@@ -101,6 +103,16 @@ func (s *Storage) Put(ctx context.Context, obj voicehook.AudioObject) (voicehook
 	if want != "" {
 		if sum, n, err := hashFile(ctx, root, obj.Key); err == nil && sum == want && n == obj.Bytes {
 			return s.stored(obj, sum, n), nil
+		}
+	}
+
+	if obj.Temporary && want != "" {
+		err := moveInto(ctx, root, obj)
+		if err == nil {
+			return s.stored(obj, want, obj.Bytes), nil
+		}
+		if !errors.Is(err, errCannotMove) {
+			return voicehook.StoredAudio{}, err
 		}
 	}
 

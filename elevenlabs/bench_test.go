@@ -93,6 +93,23 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkIngestKey is BenchmarkParse's counterpart for what the webhook
+// handler needs of a body before storing it: its dedupe key and event type.
+func BenchmarkIngestKey(b *testing.B) {
+	for _, bb := range benchBodies() {
+		want, _ := elevenlabs.Parse(bb.body, "seg-1")
+		b.Run(bb.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bb.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if key, _ := elevenlabs.IngestKey(bb.body, "seg-1"); key != want.DedupeKey {
+					b.Fatalf("key %q, Parse gives %q", key, want.DedupeKey)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkSign(b *testing.B) {
 	for _, size := range []int{1000, 100_000} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {

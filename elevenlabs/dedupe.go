@@ -60,3 +60,13 @@ func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// seedKey is the dedupe key Parse gives the seed's {"status":…} form.
+func seedKey(body []byte, segmentID string) string {
+	return capKey("seed:" + segmentID + ":" + sha256Hex(body))
+}
+
+// rawKey is the dedupe key Parse gives a body of no known form.
+func rawKey(body []byte, segmentID string) string {
+	return capKey("raw:" + segmentID + ":" + sha256Hex(body))
+}

@@ -48,7 +48,7 @@ func Parse(body []byte, segmentID string) (Parsed, error) {
 	if status := strings.TrimSpace(w.Status); status != "" {
 		return Parsed{
 			Outcome:   parseSeed(&w, status, segmentID),
-			DedupeKey: capKey("seed:" + segmentID + ":" + sha256Hex(body)),
+			DedupeKey: seedKey(body, segmentID),
 		}, nil
 	}
 	return malformed(body, segmentID, "", errors.New("neither an event type nor a status"))
@@ -319,7 +319,7 @@ func parseLoose(body []byte, segmentID string, decodeErr error) (Parsed, error) 
 func malformed(body []byte, segmentID, typ string, err error) (Parsed, error) {
 	p := Parsed{
 		Outcome:   voicehook.Outcome{EventType: typ, SegmentID: segmentID},
-		DedupeKey: capKey("raw:" + segmentID + ":" + sha256Hex(body)),
+		DedupeKey: rawKey(body, segmentID),
 	}
 	return p, fmt.Errorf("%w: %w", ErrMalformedPayload, err)
 }

@@ -26,6 +26,7 @@ func (s *step) obtainAndStore(ctx context.Context, src voicehook.AudioSource) (v
 		SHA256:      file.SHA256,
 		Bytes:       file.Bytes,
 		DurationMS:  file.DurationMS,
+		Temporary:   true, // obtain's file, removed below
 	}
 	stored, err := s.p.Storage.Put(ctx, obj)
 	s.p.count("storage", err)

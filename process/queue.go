@@ -88,8 +88,12 @@ func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, 
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.JobTimeout + min(cfg.JobTimeout, 30*time.Second),
 		FetchPollInterval:    cfg.PollInterval,
-		FetchCooldown:        20 * time.Millisecond,
-		Logger:               cfg.Logger.With("component", "river"),
+		// River fetches at most once per cooldown, up to the free worker
+		// slots: with 8 workers, 20 ms capped processing at 400 events/s.
+		// 5 ms measured 632–654/s end to end; 2 ms no better (more, smaller
+		// fetch transactions on the one writer).
+		FetchCooldown: 5 * time.Millisecond,
+		Logger:        cfg.Logger.With("component", "river"),
 		// Finished queue jobs are bookkeeping; the event row is the record.
 		CompletedJobRetentionPeriod: time.Hour,
 	})

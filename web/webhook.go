@@ -44,8 +44,9 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// A signed body that does not parse is still genuine: store it, and
-	// processing marks it failed. Parse always yields a dedupe key.
-	parsed, _ := elevenlabs.Parse(body, segmentID)
+	// processing marks it failed. IngestKey always yields a dedupe key (the
+	// one Parse gives, without decoding the whole body).
+	dedupeKey, evType := elevenlabs.IngestKey(body, segmentID)
 	headers := map[string]string{}
 	for _, h := range keptHeaders {
 		if v := r.Header.Get(h); v != "" {
@@ -56,8 +57,8 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		ID:         "evt_" + uuid.Must(uuid.NewV7()).String(),
 		Service:    voicehook.ServiceElevenLabs,
 		Endpoint:   WebhookPath,
-		DedupeKey:  parsed.DedupeKey,
-		Type:       eventType(parsed.Outcome.EventType),
+		DedupeKey:  dedupeKey,
+		Type:       eventType(evType),
 		SegmentID:  segmentID,
 		RawPayload: body,
 		Headers:    headers,

@@ -46,8 +46,12 @@ type Config struct {
 	// Writer takes every write. On SQLite it must hold exactly one
 	// connection: SQLite has one writer, and River shares it.
 	Writer *sql.DB
-	// Reader serves API and admin reads; on SQLite a separate read-only pool
-	// so reads never queue behind the writer. May equal Writer.
+	// Reader serves every read outside a transaction — the API's, the admin
+	// pages', and processing's (the event, its job, a claim) — so reads never
+	// queue behind SQLite's one writer. It must see every write committed
+	// before the read starts, which SQLite's read-only connections on the
+	// same WAL database do; a lagging replica must not be used. May equal
+	// Writer.
 	Reader *sql.DB
 	// River is the queue driver over Writer.
 	River riverdriver.Driver[*sql.Tx]
@@ -187,8 +191,8 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.txTurn(ctx, false, fn)
 }
 
-// onWriter runs fn, which uses the write pool outside a transaction (a read
-// that must see the latest writes), in its turn.
+// onWriter runs fn, a statement on the write pool outside a transaction,
+// in its turn.
 func (db *DB) onWriter(ctx context.Context, fn func() error) error {
 	if err := db.turns.acquire(ctx, false); err != nil {
 		return unavailable(err)

@@ -69,15 +69,10 @@ func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
 	return db.event(ctx, db.r, id)
 }
 
-// EventForUpdate reads one event from the writer, so a worker sees its own
-// latest writes even where the reader lags.
+// EventForUpdate reads one event as processing needs it: with every write
+// committed before the call (the Reader's promise, see Config).
 func (db *DB) EventForUpdate(ctx context.Context, id string) (voicehook.Event, error) {
-	var ev voicehook.Event
-	err := db.onWriter(ctx, func() (err error) {
-		ev, err = db.event(ctx, db.w, id)
-		return err
-	})
-	return ev, err
+	return db.event(ctx, db.r, id)
 }
 
 func (db *DB) event(ctx context.Context, pool *sql.DB, id string) (voicehook.Event, error) {

@@ -195,9 +195,7 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() string) (strin
 // ClaimOwner returns the event that claimed jobID, or ErrNotFound.
 func (db *DB) ClaimOwner(ctx context.Context, jobID string) (string, error) {
 	var owner string
-	err := db.onWriter(ctx, func() error {
-		return db.w.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
-	})
+	err := db.r.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("claim on job %s: %w", jobID, voicehook.ErrNotFound)
 	}

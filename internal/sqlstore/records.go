@@ -98,7 +98,7 @@ func (db *DB) ListJobs(ctx context.Context, f voicehook.JobFilter) ([]voicehook.
 func (db *DB) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job, error) {
 	order := " ORDER BY CASE WHEN status = 'processing' THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1"
 	if q.SegmentID != "" {
-		jobs, err := db.writerJobs(ctx, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND segment_id = ?"+order,
+		jobs, err := db.queryJobs(ctx, db.r, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND segment_id = ?"+order,
 			voicehook.JobTypeVoiceover, q.SegmentID)
 		if err != nil || len(jobs) > 0 {
 			return first(jobs), err
@@ -109,7 +109,7 @@ func (db *DB) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job,
 		for _, id := range q.ExternalIDs {
 			args = append(args, id)
 		}
-		jobs, err := db.writerJobs(ctx, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND external_id <> '' AND external_id IN ("+
+		jobs, err := db.queryJobs(ctx, db.r, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND external_id <> '' AND external_id IN ("+
 			placeholders(len(q.ExternalIDs))+")"+order, args...)
 		if err != nil || len(jobs) > 0 {
 			return first(jobs), err
@@ -212,16 +212,6 @@ func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, m jobMove) error {
 		return fmt.Errorf("updating segment %s: %w", m.segment, err)
 	}
 	return nil
-}
-
-// writerJobs queries jobs on the writer, in its turn.
-func (db *DB) writerJobs(ctx context.Context, query string, args ...any) ([]voicehook.Job, error) {
-	var jobs []voicehook.Job
-	err := db.onWriter(ctx, func() (err error) {
-		jobs, err = db.queryJobs(ctx, db.w, query, args...)
-		return err
-	})
-	return jobs, err
 }
 
 func (db *DB) queryJobs(ctx context.Context, pool *sql.DB, query string, args ...any) ([]voicehook.Job, error) {
