@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/voicehook/voicehook/internal/groupcommit"
 )
 
 // `voicehook bench` drives a real voicehook server over loopback with
@@ -251,8 +253,11 @@ type runReport struct {
 	// avgBatch is the ingest writer's average commit during the run
 	// (in-process only; 0 otherwise).
 	avgBatch float64
-	e2e      *e2eResult
-	e2eErr   error
+	// writerBusy is the fraction of the load window the ingest writer spent
+	// committing: near 1, the writer bounds ingest; well below, the CPU.
+	writerBusy float64
+	e2e        *e2eResult
+	e2eErr     error
 }
 
 // settingSummary is the medians of one setting (size, senders, rate).
@@ -422,9 +427,9 @@ func (b *bench) voicehookRun(ctx context.Context, kind string, size int64, conc,
 		return runReport{}, fmt.Errorf("reading %s/metrics: %w", srv.base, err)
 	}
 	sent := make([]time.Time, len(ds))
-	var batches0, items0 uint64
+	var commits0 groupcommit.Stats
 	if srv.commits != nil {
-		batches0, items0 = srv.commits()
+		commits0 = srv.commits()
 	}
 	profile := o.cpuProfile != "" && !b.profiled
 	if profile {
@@ -446,9 +451,12 @@ func (b *bench) voicehookRun(ctx context.Context, kind string, size int64, conc,
 	}
 	rep := runReport{target: "voicehook", load: res}
 	if srv.commits != nil {
-		batches, items := srv.commits()
-		if batches > batches0 {
-			rep.avgBatch = float64(items-items0) / float64(batches-batches0)
+		st := srv.commits()
+		if st.Batches > commits0.Batches {
+			rep.avgBatch = float64(st.Items-commits0.Items) / float64(st.Batches-commits0.Batches)
+		}
+		if window := res.elapsed; window > 0 {
+			rep.writerBusy = float64(st.Busy-commits0.Busy) / float64(window)
 		}
 	}
 	if ctx.Err() != nil {
@@ -489,8 +497,8 @@ func startProfile(path string) error {
 
 func (b *bench) printRun(r int, rep runReport) {
 	l := rep.load
-	line := fmt.Sprintf("   %d %-9s %8.0f/s  ack p50 %8s p99 %8s max %8s  errors %s", r, rep.target, l.acceptedPerSec(),
-		ms(l.lat.quantile(.5)), ms(l.lat.quantile(.99)), ms(l.lat.maxValue()), l.errorText())
+	line := fmt.Sprintf("   %d %-9s %8.0f/s  ack p50 %8s p99 %8s max %8s  cpu/delivery %5.1fµs  errors %s", r, rep.target, l.acceptedPerSec(),
+		ms(l.lat.quantile(.5)), ms(l.lat.quantile(.99)), ms(l.lat.maxValue()), float64(l.cpuPerDelivery())/1e3, l.errorText())
 	if b.o.rate > 0 && l.behind > 0 {
 		line += fmt.Sprintf("  (%d sends >1ms behind schedule, max %s)", l.behind, ms(l.maxLag))
 	}
@@ -498,7 +506,7 @@ func (b *bench) printRun(r int, rep runReport) {
 		line += fmt.Sprintf("  duplicates %d", l.duplicates)
 	}
 	if rep.avgBatch > 0 {
-		line += fmt.Sprintf("  (%.1f deliveries per commit)", rep.avgBatch)
+		line += fmt.Sprintf("  (%.1f deliveries per commit, writer busy %.0f%%)", rep.avgBatch, 100*rep.writerBusy)
 	}
 	b.say("%s", line)
 	if e := rep.e2e; e != nil {

@@ -237,6 +237,27 @@ type loadResult struct {
 	behind                     int64         // open loop: sends more than 1 ms late
 	maxLag                     time.Duration
 	bytes                      int64
+	// cpu is this process's CPU time (user+system) during the load: the load
+	// generator's and, for an in-process server, the server's.
+	cpu time.Duration
+}
+
+// cpuPerDelivery is the process CPU per accepted delivery: the two cores
+// divided by this bounds accepted/s when the machine is CPU-bound.
+func (r *loadResult) cpuPerDelivery() time.Duration {
+	if r.accepted == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.accepted)
+}
+
+// processCPU is the CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r *loadResult) acceptedPerSec() float64 {
@@ -306,6 +327,7 @@ func runLoad(ctx context.Context, client *http.Client, spec loadSpec) *loadResul
 	var sent, accepted, dups, nbytes, behind atomic.Int64
 	var maxLag atomic.Int64
 	var lastDone atomic.Int64
+	cpu0 := processCPU()
 	start := time.Now()
 	deadline := time.Time{}
 	if spec.until > 0 {
@@ -436,6 +458,7 @@ func runLoad(ctx context.Context, client *http.Client, spec loadSpec) *loadResul
 	res.sent, res.accepted, res.duplicates = sent.Load(), accepted.Load(), dups.Load()
 	res.bytes = nbytes.Load()
 	res.elapsed = time.Duration(lastDone.Load())
+	res.cpu = processCPU() - cpu0
 	res.behind, res.maxLag = behind.Load(), time.Duration(maxLag.Load())
 	return res
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/voicehook/voicehook/internal/audiotest"
+	"github.com/voicehook/voicehook/internal/groupcommit"
 )
 
 // This file holds the servers `voicehook bench` drives and the ways it reads
@@ -39,9 +40,8 @@ type benchServer struct {
 	secret     string
 	adminToken string
 	inProcess  bool
-	// commits reports the ingest writer's commits and the deliveries they
-	// held so far (in-process only).
-	commits func() (batches, items uint64)
+	// commits reports the ingest writer's counts so far (in-process only).
+	commits func() groupcommit.Stats
 	close   func()
 }
 
@@ -108,10 +108,7 @@ func startInProcess(ctx context.Context, o *benchOpts) (*benchServer, error) {
 		base:      "http://" + ln.Addr().String(),
 		secret:    cfg.ElevenLabsSecret,
 		inProcess: true,
-		commits: func() (uint64, uint64) {
-			st := a.writer.Stats()
-			return st.Batches, st.Items
-		},
+		commits:   a.writer.Stats,
 		close: func() {
 			stop()
 			if err := <-done; err != nil {

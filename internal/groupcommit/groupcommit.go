@@ -15,6 +15,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrClosed is returned for items submitted after Close.
@@ -41,17 +42,20 @@ type Writer[T, R any] struct {
 	closed   bool
 	batches  atomic.Uint64
 	items    atomic.Uint64
+	busy     atomic.Int64 // nanoseconds inside commit
 }
 
 // Stats counts the commits run and the items they held, so far: items /
-// batches is the average batch.
+// batches is the average batch. Busy is the time spent committing: over a
+// window, busy/elapsed near 1 means the writer is the bottleneck.
 type Stats struct {
 	Batches, Items uint64
+	Busy           time.Duration
 }
 
 // Stats reports the writer's counts so far.
 func (w *Writer[T, R]) Stats() Stats {
-	return Stats{Batches: w.batches.Load(), Items: w.items.Load()}
+	return Stats{Batches: w.batches.Load(), Items: w.items.Load(), Busy: time.Duration(w.busy.Load())}
 }
 
 // Options tune a Writer.
@@ -152,7 +156,9 @@ func (w *Writer[T, R]) run() {
 		}
 		// The commit is not tied to any one caller's context: a sender
 		// giving up must not abort the others' commit.
+		start := time.Now()
 		results := w.commit(context.Background(), items)
+		w.busy.Add(int64(time.Since(start)))
 		w.batches.Add(1)
 		w.items.Add(uint64(len(items)))
 		for i, req := range batch {

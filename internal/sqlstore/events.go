@@ -20,19 +20,17 @@ const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_p
 // transaction's fate: when it fails, every result carries the error.
 func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
 	results := make([]voicehook.IngestResult, len(events))
+	// One statement text, run per event: the SQLite writer keeps it compiled
+	// across batches (sqlite/stmtcache.go), pgx caches it per connection.
+	insert := db.q(`INSERT INTO voicehook_events
+		(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
+		 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?)
+		ON CONFLICT (dedupe_key) DO NOTHING`)
 	err := db.txTurn(ctx, true, func(tx *sql.Tx) error {
-		insert, err := tx.PrepareContext(ctx, db.q(`INSERT INTO voicehook_events
-			(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
-			 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?)
-			ON CONFLICT (dedupe_key) DO NOTHING`))
-		if err != nil {
-			return fmt.Errorf("preparing event insert: %w", err)
-		}
-		defer insert.Close()
 		for i, ev := range events {
 			headers, _ := json.Marshal(ev.Headers)
-			res, err := insert.ExecContext(ctx, ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type,
+			res, err := tx.ExecContext(ctx, insert, ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type,
 				ev.SegmentID, ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt))
 			if err != nil {
 				return fmt.Errorf("inserting event: %w", err)
