@@ -14,54 +14,6 @@ import (
 const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
 	received_at, status, error_details, related_job, attempts, updated_at`
 
-// Ingest stores a batch of verified deliveries in one transaction. A delivery
-// whose dedupe key is already stored (earlier, or earlier in this batch) is
-// reported as a duplicate of the first event. Every result shares the
-// transaction's fate: when it fails, every result carries the error.
-func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
-	results := make([]voicehook.IngestResult, len(events))
-	// One statement text, run per event: the SQLite writer keeps it compiled
-	// across batches (sqlite/stmtcache.go), pgx caches it per connection.
-	insert := db.q(`INSERT INTO voicehook_events
-		(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
-		 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?)
-		ON CONFLICT (dedupe_key) DO NOTHING`)
-	err := db.txTurn(ctx, true, func(tx *sql.Tx) error {
-		for i, ev := range events {
-			headers, _ := json.Marshal(ev.Headers)
-			res, err := tx.ExecContext(ctx, insert, ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type,
-				ev.SegmentID, ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt))
-			if err != nil {
-				return fmt.Errorf("inserting event: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("inserting event: %w", err)
-			}
-			if n == 1 {
-				results[i] = voicehook.IngestResult{EventID: ev.ID}
-				continue
-			}
-			var first string
-			if err := tx.QueryRowContext(ctx, db.q("SELECT id FROM voicehook_events WHERE dedupe_key = ?"), ev.DedupeKey).Scan(&first); err != nil {
-				return fmt.Errorf("finding the event a duplicate repeats: %w", err)
-			}
-			results[i] = voicehook.IngestResult{EventID: first, Duplicate: true}
-		}
-		return nil
-	})
-	if err != nil {
-		if !errors.Is(err, voicehook.ErrUnavailable) {
-			err = unavailable(err)
-		}
-		for i := range results {
-			results[i] = voicehook.IngestResult{Err: err}
-		}
-	}
-	return results
-}
-
 // Event reads one event.
 func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
 	return db.event(ctx, db.r, id)

@@ -306,6 +306,50 @@ func TestMigrateConcurrentReplicas(t *testing.T) {
 
 // -------------------------------------------------------------------- ingest
 
+// A batch larger than one INSERT (see sqlstore.Ingest) keeps one event per
+// dedupe key whether the repeat is in the same statement, a later one, or
+// an earlier batch.
+func TestIngestLargeBatch(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store) {
+		db, _ := s.setup(t)
+		at := time.Date(2025, 3, 14, 16, 9, 26, 0, time.UTC)
+		ingest(t, db, newEvent("evt_old", "key_7", at))
+		const n = 203 // chunks of 64, 64, 64, 8, 2, 1
+		evs := make([]voicehook.NewEvent, n)
+		want := make([]voicehook.IngestResult, n)
+		firstOf := map[string]string{"key_7": "evt_old"}
+		for i := range n {
+			// Every fifth event repeats the key of the event 70 before it
+			// (another statement) or 3 before it (the same statement).
+			key := fmt.Sprintf("key_%d", i)
+			switch {
+			case i%5 == 0 && i >= 70:
+				key = evs[i-70].DedupeKey
+			case i%5 == 0 && i >= 3:
+				key = evs[i-3].DedupeKey
+			}
+			id := fmt.Sprintf("evt_%03d", i)
+			evs[i] = newEvent(id, key, at.Add(time.Duration(i)*time.Millisecond))
+			if first, ok := firstOf[key]; ok {
+				want[i] = voicehook.IngestResult{EventID: first, Duplicate: true}
+			} else {
+				firstOf[key] = id
+				want[i] = voicehook.IngestResult{EventID: id}
+			}
+		}
+		if diff := cmp.Diff(want, ingest(t, db, evs...)); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+		var stored int
+		if err := db.Writer().QueryRow("SELECT COUNT(*) FROM voicehook_events").Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if stored != len(firstOf) {
+			t.Errorf("%d events stored, want %d (one per dedupe key)", stored, len(firstOf))
+		}
+	})
+}
+
 func TestIngest(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()

@@ -1,0 +1,204 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/voicehook/voicehook"
+)
+
+// Ingest stores a batch of verified deliveries in one transaction. A delivery
+// whose dedupe key is already stored (earlier, or earlier in this batch) is
+// reported as a duplicate of the first event. Every result shares the
+// transaction's fate: when it fails, every result carries the error.
+//
+// On PostgreSQL the events go in as multi-row INSERTs of power-of-two sizes
+// (so a handful of statement texts cover every batch and stay prepared): one
+// round trip per chunk instead of one per event, which tripled ingest there.
+// RETURNING names the rows inserted; the rest hit an existing dedupe key and
+// are looked up together afterwards. SQLite has no round trips, and one
+// compiled single-row INSERT per event measured cheaper there (80 vs 87 µs
+// of CPU per delivery in `voicehook bench --process=false`).
+func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
+	results := make([]voicehook.IngestResult, len(events))
+	err := db.txTurn(ctx, true, func(tx *sql.Tx) error {
+		insert := db.insertEvents
+		if db.cfg.Dialect == SQLite {
+			insert = db.insertEventsOneByOne
+		}
+		for start := 0; start < len(events); {
+			n := chunkRows(len(events) - start)
+			if err := insert(ctx, tx, events[start:start+n], results[start:start+n]); err != nil {
+				return err
+			}
+			start += n
+		}
+		return db.resolveDuplicates(ctx, tx, events, results)
+	})
+	if err != nil {
+		if !errors.Is(err, voicehook.ErrUnavailable) {
+			err = unavailable(err)
+		}
+		for i := range results {
+			results[i] = voicehook.IngestResult{Err: err}
+		}
+	}
+	return results
+}
+
+// maxInsertRows caps one INSERT: 64 rows × 11 parameters stays far below
+// both databases' parameter limits.
+const maxInsertRows = 64
+
+// chunkRows is the largest power of two ≤ remaining, at most maxInsertRows.
+func chunkRows(remaining int) int {
+	n := 1
+	for n*2 <= remaining && n*2 <= maxInsertRows {
+		n *= 2
+	}
+	return n
+}
+
+const insertEventsHead = `INSERT INTO voicehook_events
+	(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
+	 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
+	VALUES `
+
+const insertEventsRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?)`
+
+var insertEventsSQL sync.Map // Dialect, row count, returning → statement text
+
+func (db *DB) insertEventsStatement(rows int, returning bool) string {
+	key := [3]int{int(db.cfg.Dialect), rows, 0}
+	if returning {
+		key[2] = 1
+	}
+	if q, ok := insertEventsSQL.Load(key); ok {
+		return q.(string)
+	}
+	q := insertEventsHead + strings.TrimSuffix(strings.Repeat(insertEventsRow+", ", rows), ", ") +
+		" ON CONFLICT (dedupe_key) DO NOTHING"
+	if returning {
+		q += " RETURNING id"
+	}
+	q = db.q(q)
+	insertEventsSQL.Store(key, q)
+	return q
+}
+
+// eventArgs are one row's parameters of insertEventsRow.
+func eventArgs(ev voicehook.NewEvent, headers []byte) []any {
+	return []any{ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type, ev.SegmentID,
+		ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt)}
+}
+
+// insertEvents inserts one chunk and fills in the results of the rows it
+// inserted; the others are marked as duplicates still to resolve.
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
+	args := make([]any, 0, 11*len(events))
+	for _, ev := range events {
+		headers, err := json.Marshal(ev.Headers)
+		if err != nil {
+			return fmt.Errorf("encoding headers of event %s: %w", ev.ID, err)
+		}
+		args = append(args, eventArgs(ev, headers)...)
+	}
+	rows, err := tx.QueryContext(ctx, db.insertEventsStatement(len(events), true), args...)
+	if err != nil {
+		return fmt.Errorf("inserting events: %w", err)
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, len(events))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("inserting events: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("inserting events: %w", err)
+	}
+	for i, ev := range events {
+		if inserted[ev.ID] {
+			results[i] = voicehook.IngestResult{EventID: ev.ID}
+		} else {
+			results[i] = voicehook.IngestResult{Duplicate: true}
+		}
+	}
+	return nil
+}
+
+// insertEventsOneByOne is insertEvents one row at a time, for SQLite.
+func (db *DB) insertEventsOneByOne(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
+	q := db.insertEventsStatement(1, false)
+	for i, ev := range events {
+		headers, err := json.Marshal(ev.Headers)
+		if err != nil {
+			return fmt.Errorf("encoding headers of event %s: %w", ev.ID, err)
+		}
+		res, err := tx.ExecContext(ctx, q, eventArgs(ev, headers)...)
+		if err != nil {
+			return fmt.Errorf("inserting event: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("inserting event: %w", err)
+		}
+		results[i] = voicehook.IngestResult{EventID: ev.ID, Duplicate: n == 0}
+	}
+	return nil
+}
+
+// resolveDuplicates points every duplicate at the stored event with its
+// dedupe key (stored before, or earlier in this transaction).
+func (db *DB) resolveDuplicates(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
+	var keys []any
+	for i, r := range results {
+		if r.Duplicate {
+			keys = append(keys, events[i].DedupeKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	first := make(map[string]string, len(keys))
+	for start := 0; start < len(keys); start += maxInsertRows {
+		chunk := keys[start:min(start+maxInsertRows, len(keys))]
+		q := db.q("SELECT dedupe_key, id FROM voicehook_events WHERE dedupe_key IN (" +
+			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ") + ")")
+		rows, err := tx.QueryContext(ctx, q, chunk...)
+		if err != nil {
+			return fmt.Errorf("finding the events duplicates repeat: %w", err)
+		}
+		for rows.Next() {
+			var key, id string
+			if err := rows.Scan(&key, &id); err != nil {
+				rows.Close()
+				return fmt.Errorf("finding the events duplicates repeat: %w", err)
+			}
+			first[key] = id
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("finding the events duplicates repeat: %w", err)
+		}
+	}
+	for i, r := range results {
+		if !r.Duplicate {
+			continue
+		}
+		id, ok := first[events[i].DedupeKey]
+		if !ok {
+			return fmt.Errorf("no stored event has the dedupe key %q of a skipped delivery", events[i].DedupeKey)
+		}
+		results[i].EventID = id
+	}
+	return nil
+}
