@@ -39,6 +39,7 @@ type app struct {
 	ln      net.Listener
 	unlock  func()
 	baseURL string
+	clock   voicehook.Clock
 }
 
 // openStore opens (and migrates) the store the config names.
@@ -85,6 +86,7 @@ func newApp(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) 
 }
 
 func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
+	a.clock = clock
 	cfg := a.cfg
 	callbackKey := cfg.CallbackKey
 	if callbackKey == "" {
@@ -190,6 +192,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	a.log.Info("voicehook serving", "addr", a.ln.Addr().String(), "public_url", a.baseURL,
 		"store", a.db.Dialect().String(), "records", a.cfg.Records, "storage", a.cfg.Storage)
+	stopRetention := a.startRetention(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve(a.ln) }()
 	var serveErr error
@@ -204,6 +207,7 @@ func (a *app) run(ctx context.Context) error {
 		a.log.Warn("http shutdown", "err", err)
 	}
 	a.writer.Close()
+	stopRetention()
 	if err := a.queue.Stop(sctx); err != nil {
 		a.log.Warn("queue shutdown", "err", err)
 	}
@@ -218,6 +222,26 @@ func (a *app) run(ctx context.Context) error {
 		return nil
 	}
 	return serveErr
+}
+
+// startRetention runs the event purge (--event-retention) until the
+// returned stop is called; stop waits for a purge under way to end.
+func (a *app) startRetention(ctx context.Context) (stop func()) {
+	if a.cfg.EventRetention <= 0 {
+		return func() {}
+	}
+	r := &process.Retention{Store: a.db, Keep: a.cfg.EventRetention, Every: a.cfg.retentionEvery, Clock: a.clock,
+		Logger: a.log.With("component", "retention")}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func (a *app) closeStore() {

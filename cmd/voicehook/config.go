@@ -25,6 +25,8 @@ type config struct {
 	FetchAllowPriv   bool
 	FetchTimeout     time.Duration
 	JobMatchGrace    time.Duration
+	EventRetention   time.Duration
+	retentionEvery   time.Duration // how often the purge runs (tests; default hourly)
 	MaxAttempts      int
 	MaxBodyBytes     byteSize
 	MaxAudioBytes    byteSize
@@ -76,6 +78,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FetchAllowPriv, "fetch-allow-private", false, "allow audio URLs on loopback/private addresses")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 2*time.Minute, "time limit for one audio download")
 	fs.DurationVar(&c.JobMatchGrace, "job-match-grace", 10*time.Minute, "how long an event with no matching job keeps waiting for one")
+	fs.DurationVar(&c.EventRetention, "event-retention", 0, "delete finished events (and their attempts) this long after they last changed, e.g. 720h; 0 keeps them forever")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 10, "processing attempts before an event is dead")
 	fs.Var(&c.MaxBodyBytes, "max-body-bytes", "largest webhook body accepted (e.g. 32MiB)")
 	fs.Var(&c.MaxAudioBytes, "max-audio-bytes", "largest audio file accepted (e.g. 200MiB)")
@@ -129,6 +132,11 @@ func (c *config) validate() error {
 	}
 	if c.Workers < 1 {
 		errs = append(errs, "--workers: want at least 1")
+	}
+	if c.EventRetention < 0 {
+		errs = append(errs, "--event-retention: want 0 (keep forever) or a positive duration such as 720h")
+	} else if c.EventRetention > 0 && c.EventRetention < c.JobMatchGrace {
+		errs = append(errs, "--event-retention: want at least --job-match-grace, so a redelivery is still recognised while its event waits")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, "--log-format: want text or json")

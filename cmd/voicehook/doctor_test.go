@@ -145,6 +145,10 @@ func TestDoctorInvalidConfig(t *testing.T) {
 		{"nca without anything", []string{"--storage", "nca"},
 			[]string{"--storage nca needs --nca-url and --nca-api-key", "--storage nca needs --public-url"}},
 		{"unknown storage", []string{"--storage", "ftp"}, []string{`--storage "ftp": want local, s3 or nca`}},
+		{"negative retention", []string{"--event-retention", "-1h"},
+			[]string{"--event-retention: want 0 (keep forever) or a positive duration"}},
+		{"retention shorter than the grace", []string{"--event-retention", "5m", "--job-match-grace", "10m"},
+			[]string{"--event-retention: want at least --job-match-grace"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
