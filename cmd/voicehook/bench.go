@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -562,6 +563,11 @@ func (b *bench) soak(ctx context.Context) error {
 	defer apiClient.CloseIdleConnections()
 	loadClient := newBenchClient(conc, o.timeout)
 	defer loadClient.CloseIdleConnections()
+	for _, c := range []*http.Client{apiClient, loadClient} {
+		if err := warmConnections(ctx, c, srv.base+"/healthz", conc); err != nil {
+			return fmt.Errorf("opening connections: %w", err)
+		}
+	}
 
 	var interval atomic.Pointer[histogram]
 	interval.Store(&histogram{})

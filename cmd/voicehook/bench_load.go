@@ -481,3 +481,39 @@ func classifyErr(err error) string {
 		return "transport"
 	}
 }
+
+// warmConnections opens n keep-alive connections to url at once, so that a
+// soak starts with the pool at the size its load can use. Otherwise the pool
+// grows whenever a latency spike puts more requests in flight than ever
+// before, and the server's memory (each connection holds buffers) rises
+// with it over the whole soak: a ratchet toward the bound, which a fitted
+// trend cannot tell from a leak. Each request keeps its connection busy
+// (its body unread) until all n have their answers, so no two share one.
+func warmConnections(ctx context.Context, client *http.Client, url string, n int) error {
+	var answered, done sync.WaitGroup
+	answered.Add(n)
+	release := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		done.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			var resp *http.Response
+			if err == nil {
+				resp, err = client.Do(req)
+			}
+			answered.Done()
+			if err != nil {
+				errs <- err
+				return
+			}
+			<-release
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	answered.Wait()
+	close(release)
+	done.Wait()
+	close(errs)
+	return <-errs
+}

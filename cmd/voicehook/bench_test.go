@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,5 +172,39 @@ func TestBenchManual(t *testing.T) {
 	}
 	if err := cmdBench(context.Background(), strings.Fields(args), os.Stdout, os.Stderr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWarmConnectionsOpensDistinctConnections(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := newBenchClient(8, 5*time.Second)
+	defer client.CloseIdleConnections()
+	if err := warmConnections(context.Background(), client, srv.URL, 8); err != nil {
+		t.Fatal(err)
+	}
+	// The warmed connections are then reused, not added to.
+	for range 20 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 8 {
+		t.Errorf("%d connections opened, want 8", conns)
 	}
 }
