@@ -563,11 +563,6 @@ func (b *bench) soak(ctx context.Context) error {
 	defer apiClient.CloseIdleConnections()
 	loadClient := newBenchClient(conc, o.timeout)
 	defer loadClient.CloseIdleConnections()
-	for _, c := range []*http.Client{apiClient, loadClient} {
-		if err := warmConnections(ctx, c, srv.base+"/healthz", conc); err != nil {
-			return fmt.Errorf("opening connections: %w", err)
-		}
-	}
 
 	var interval atomic.Pointer[histogram]
 	interval.Store(&histogram{})
@@ -609,12 +604,14 @@ func (b *bench) soak(ctx context.Context) error {
 	})
 	res := runLoad(ctx, loadClient, loadSpec{base: srv.base, concurrency: conc, rate: o.rate, until: o.soak,
 		next: func(i int) *delivery { return maker.make(i, time.Now()) },
-		before: func(ctx context.Context, i int, d *delivery) error {
-			return createJob(ctx, apiClient, srv, d)
+		before: func(ctx context.Context, api *http.Client, i int, d *delivery) error {
+			return createJob(ctx, api, srv, d)
 		},
-		after:     func(int, *delivery, time.Time) { accepted.Add(1) },
-		onLatency: func(d time.Duration) { interval.Load().record(d) },
-		timeout:   o.timeout})
+		api:            apiClient,
+		ownConnections: true,
+		after:          func(int, *delivery, time.Time) { accepted.Add(1) },
+		onLatency:      func(d time.Duration) { interval.Load().record(d) },
+		timeout:        o.timeout})
 	close(stop)
 	wg.Wait()
 	b.say("   load: %d sent, %d accepted (%.0f/s), ack p50 %s p99 %s max %s, errors %s, %d sends >1ms behind schedule (max %s)",

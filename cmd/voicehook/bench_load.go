@@ -218,8 +218,17 @@ type loadSpec struct {
 	// next returns delivery i (prepared, or made on demand).
 	next func(i int) *delivery
 	// before runs in the sender right before delivery i is sent (soak:
-	// create its job). Its time is not part of the ack latency.
-	before func(ctx context.Context, i int, d *delivery) error
+	// create its job, through api). Its time is not part of the ack latency.
+	before func(ctx context.Context, api *http.Client, i int, d *delivery) error
+	// api is the client before uses.
+	api *http.Client
+	// ownConnections gives each sender its own connection for deliveries
+	// and its own for before, open for the whole run (soak). A shared pool
+	// grows whenever a latency spike puts more requests in flight than
+	// before and drops connections idle for its timeout, so the server's
+	// connection count — and its memory, each connection holds buffers —
+	// would drift over a soak with the load pattern rather than the server.
+	ownConnections bool
 	// after runs after delivery i was acknowledged with 200.
 	after   func(i int, d *delivery, sent time.Time)
 	timeout time.Duration
@@ -336,10 +345,10 @@ func runLoad(ctx context.Context, client *http.Client, spec loadSpec) *loadResul
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	send := func(i int) {
+	send := func(client, api *http.Client, i int) {
 		d := spec.next(i)
 		if spec.before != nil {
-			if err := spec.before(ctx, i, d); err != nil {
+			if err := spec.before(ctx, api, i, d); err != nil {
 				if ctx.Err() == nil {
 					countErr("job_create")
 				}
@@ -404,12 +413,14 @@ func runLoad(ctx context.Context, client *http.Client, spec loadSpec) *loadResul
 		var next atomic.Int64
 		for range spec.concurrency {
 			wg.Go(func() {
+				c, api, done := senderClients(client, spec)
+				defer done()
 				for ctx.Err() == nil {
 					i := int(next.Add(1) - 1)
 					if !more(i) {
 						return
 					}
-					send(i)
+					send(c, api, i)
 				}
 			})
 		}
@@ -421,8 +432,10 @@ func runLoad(ctx context.Context, client *http.Client, spec loadSpec) *loadResul
 		work := make(chan int)
 		for range spec.concurrency {
 			wg.Go(func() {
+				c, api, done := senderClients(client, spec)
+				defer done()
 				for i := range work {
-					send(i)
+					send(c, api, i)
 				}
 			})
 		}
@@ -482,38 +495,25 @@ func classifyErr(err error) string {
 	}
 }
 
-// warmConnections opens n keep-alive connections to url at once, so that a
-// soak starts with the pool at the size its load can use. Otherwise the pool
-// grows whenever a latency spike puts more requests in flight than ever
-// before, and the server's memory (each connection holds buffers) rises
-// with it over the whole soak: a ratchet toward the bound, which a fitted
-// trend cannot tell from a leak. Each request keeps its connection busy
-// (its body unread) until all n have their answers, so no two share one.
-func warmConnections(ctx context.Context, client *http.Client, url string, n int) error {
-	var answered, done sync.WaitGroup
-	answered.Add(n)
-	release := make(chan struct{})
-	errs := make(chan error, n)
-	for range n {
-		done.Go(func() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			var resp *http.Response
-			if err == nil {
-				resp, err = client.Do(req)
-			}
-			answered.Done()
-			if err != nil {
-				errs <- err
-				return
-			}
-			<-release
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		})
+// senderClients are the clients one sender uses: the shared ones, or with
+// ownConnections a single-connection clone of each, without idle timeout.
+func senderClients(client *http.Client, spec loadSpec) (load, api *http.Client, done func()) {
+	if !spec.ownConnections {
+		return client, spec.api, func() {}
 	}
-	answered.Wait()
-	close(release)
-	done.Wait()
-	close(errs)
-	return <-errs
+	one := func(c *http.Client) *http.Client {
+		if c == nil {
+			return nil
+		}
+		tr := c.Transport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost, tr.IdleConnTimeout = 1, 1, 0
+		return &http.Client{Transport: tr, Timeout: c.Timeout}
+	}
+	load, api = one(client), one(spec.api)
+	return load, api, func() {
+		load.CloseIdleConnections()
+		if api != nil {
+			api.CloseIdleConnections()
+		}
+	}
 }

@@ -175,11 +175,17 @@ func TestBenchManual(t *testing.T) {
 	}
 }
 
-func TestWarmConnectionsOpensDistinctConnections(t *testing.T) {
+// With ownConnections each sender keeps one connection for its deliveries
+// and one for its `before` calls, whatever the latency does.
+func TestRunLoadOwnConnections(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	conns := 0
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(30 * time.Millisecond) // in-flight requests pile up
+		}
+	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			mu.Lock()
@@ -189,22 +195,24 @@ func TestWarmConnectionsOpensDistinctConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	client := newBenchClient(8, 5*time.Second)
-	defer client.CloseIdleConnections()
-	if err := warmConnections(context.Background(), client, srv.URL, 8); err != nil {
-		t.Fatal(err)
-	}
-	// The warmed connections are then reused, not added to.
-	for range 20 {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+	client := newBenchClient(16, 5*time.Second)
+	api := newBenchClient(16, 5*time.Second)
+	res := runLoad(context.Background(), client, loadSpec{base: srv.URL, concurrency: 4, rate: 400, count: 200,
+		next: func(i int) *delivery { return &delivery{query: "/slow", head: []byte("{}")} },
+		before: func(ctx context.Context, api *http.Client, i int, d *delivery) error {
+			resp, err := api.Get(srv.URL + "/job")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		},
+		api: api, ownConnections: true, timeout: 5 * time.Second})
+	if res.accepted != 200 {
+		t.Fatalf("accepted %d of 200: %v", res.accepted, res.errors)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if conns != 8 {
-		t.Errorf("%d connections opened, want 8", conns)
+		t.Errorf("%d connections opened, want 8 (4 senders × delivery + api)", conns)
 	}
 }
