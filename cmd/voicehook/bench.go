@@ -596,6 +596,11 @@ func (b *bench) soak(ctx context.Context) error {
 			case <-stop:
 				return
 			case <-tick.C:
+				if time.Since(start) >= o.soak {
+					// The load is ending: its senders are closing their
+					// connections, so this would measure the wind-down.
+					return
+				}
 				s := take()
 				printSample(s)
 				samples = append(samples, s)
