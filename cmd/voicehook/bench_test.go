@@ -50,7 +50,7 @@ func TestBenchRuns(t *testing.T) {
 func TestBenchSoak(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
-	err := cmdBench(context.Background(), []string{"--soak", "3s", "--rate", "40", "--sample-every", "1s", "--concurrency", "4", "--workers", "2"}, &out, &errOut)
+	err := cmdBench(context.Background(), []string{"--soak", "5s", "--rate", "40", "--sample-every", "1s", "--concurrency", "4", "--workers", "2"}, &out, &errOut)
 	t.Log(out.String())
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
