@@ -260,15 +260,6 @@ func (r *loadResult) cpuPerDelivery() time.Duration {
 	return r.cpu / time.Duration(r.accepted)
 }
 
-// processCPU is the CPU time this process has used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func (r *loadResult) acceptedPerSec() float64 {
 	if r.elapsed <= 0 {
 		return 0
