@@ -27,13 +27,15 @@ import (
 func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
 	results := make([]voicehook.IngestResult, len(events))
 	err := db.txTurn(ctx, true, func(tx *sql.Tx) error {
-		insert := db.insertEvents
 		if db.cfg.Dialect == SQLite {
-			insert = db.insertEventsOneByOne
+			if err := db.insertEventsOneByOne(ctx, tx, events, results); err != nil {
+				return err
+			}
+			return db.resolveDuplicates(ctx, tx, events, results)
 		}
 		for start := 0; start < len(events); {
 			n := chunkRows(len(events) - start)
-			if err := insert(ctx, tx, events[start:start+n], results[start:start+n]); err != nil {
+			if err := db.insertEvents(ctx, tx, events[start:start+n], results[start:start+n]); err != nil {
 				return err
 			}
 			start += n
@@ -91,10 +93,14 @@ func (db *DB) insertEventsStatement(rows int, returning bool) string {
 	return q
 }
 
-// eventArgs are one row's parameters of insertEventsRow.
-func eventArgs(ev voicehook.NewEvent, headers []byte) []any {
-	return []any{ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type, ev.SegmentID,
-		ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt)}
+// eventArgs appends one row's parameters of insertEventsRow to args.
+func eventArgs(args []any, ev voicehook.NewEvent) ([]any, error) {
+	headers, err := json.Marshal(ev.Headers)
+	if err != nil {
+		return args, fmt.Errorf("encoding headers of event %s: %w", ev.ID, err)
+	}
+	return append(args, ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type, ev.SegmentID,
+		ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt)), nil
 }
 
 // insertEvents inserts one chunk and fills in the results of the rows it
@@ -102,11 +108,10 @@ func eventArgs(ev voicehook.NewEvent, headers []byte) []any {
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
 	args := make([]any, 0, 11*len(events))
 	for _, ev := range events {
-		headers, err := json.Marshal(ev.Headers)
-		if err != nil {
-			return fmt.Errorf("encoding headers of event %s: %w", ev.ID, err)
+		var err error
+		if args, err = eventArgs(args, ev); err != nil {
+			return err
 		}
-		args = append(args, eventArgs(ev, headers)...)
 	}
 	rows, err := tx.QueryContext(ctx, db.insertEventsStatement(len(events), true), args...)
 	if err != nil {
@@ -134,15 +139,17 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []voicehook.N
 	return nil
 }
 
-// insertEventsOneByOne is insertEvents one row at a time, for SQLite.
+// insertEventsOneByOne is insertEvents one row at a time, for the whole
+// batch: SQLite's way (see Ingest).
 func (db *DB) insertEventsOneByOne(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
 	q := db.insertEventsStatement(1, false)
+	buf := make([]any, 0, 11) // one row's parameters, reused
 	for i, ev := range events {
-		headers, err := json.Marshal(ev.Headers)
+		row, err := eventArgs(buf[:0], ev)
 		if err != nil {
-			return fmt.Errorf("encoding headers of event %s: %w", ev.ID, err)
+			return err
 		}
-		res, err := tx.ExecContext(ctx, q, eventArgs(ev, headers)...)
+		res, err := tx.ExecContext(ctx, q, row...)
 		if err != nil {
 			return fmt.Errorf("inserting event: %w", err)
 		}
