@@ -17,7 +17,7 @@ type Event struct {
 	RawPayload   json.RawMessage   `json:"raw_payload"`
 	Headers      map[string]string `json:"headers,omitempty"`
 	ReceivedAt   time.Time         `json:"received_at"`
-	Status       string            `json:"status"`
+	Status       EventStatus       `json:"status"`
 	Processed    bool              `json:"processed"`
 	Success      *bool             `json:"success"`
 	ErrorDetails string            `json:"error_details,omitempty"`
@@ -50,25 +50,25 @@ type IngestResult struct {
 
 // Attempt is one processing attempt of an event, kept for operators.
 type Attempt struct {
-	EventID    string    `json:"event_id"`
-	Attempt    int       `json:"attempt"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	Outcome    string    `json:"outcome"`
-	Error      string    `json:"error,omitempty"`
+	EventID    string         `json:"event_id"`
+	Attempt    int            `json:"attempt"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	Outcome    AttemptOutcome `json:"outcome"`
+	Error      string         `json:"error,omitempty"`
 }
 
 // EventFinish is the final (or interim) state a processing step writes back
 // to an event.
 type EventFinish struct {
-	Status       string
+	Status       EventStatus
 	ErrorDetails string
 	RelatedJob   string
 }
 
 // EventFilter selects events for listing. Zero fields match everything.
 type EventFilter struct {
-	Status    string
+	Status    EventStatus
 	SegmentID string
 	Type      string
 	Since     time.Time

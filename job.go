@@ -7,7 +7,7 @@ type Job struct {
 	ID           string     `json:"id"`
 	SegmentID    string     `json:"segment_id"`
 	Type         string     `json:"type"`
-	Status       string     `json:"status"`
+	Status       JobStatus  `json:"status"`
 	ExternalID   string     `json:"external_id,omitempty"`
 	ErrorDetails string     `json:"error_details,omitempty"`
 	Timestamps   Timestamps `json:"timestamps"`
@@ -16,13 +16,13 @@ type Job struct {
 
 // Segment is one scene or chapter whose voiceover a job produces.
 type Segment struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"`
-	Voiceover  string    `json:"voiceover,omitempty"`
-	SHA256     string    `json:"sha256,omitempty"`
-	Bytes      int64     `json:"bytes,omitempty"`
-	DurationMS int64     `json:"duration_ms,omitempty"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         string        `json:"id"`
+	Status     SegmentStatus `json:"status"`
+	Voiceover  string        `json:"voiceover,omitempty"`
+	SHA256     string        `json:"sha256,omitempty"`
+	Bytes      int64         `json:"bytes,omitempty"`
+	DurationMS int64         `json:"duration_ms,omitempty"`
+	UpdatedAt  time.Time     `json:"updated_at"`
 }
 
 // NewJob is the request to create a job (POST /api/jobs).
@@ -41,7 +41,7 @@ type JobQuery struct {
 
 // JobFilter selects jobs for listing. Zero fields match everything.
 type JobFilter struct {
-	Status    string
+	Status    JobStatus
 	SegmentID string
 	Limit     int
 }

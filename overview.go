@@ -9,16 +9,13 @@ type Overview struct {
 	At time.Time `json:"at"`
 	// LastHour and LastDay count the events received in the hour and the
 	// day before At, by status (received, succeeded, failed, ignored, dead).
-	LastHour map[string]int `json:"last_hour"`
-	LastDay  map[string]int `json:"last_day"`
+	LastHour map[EventStatus]int `json:"last_hour"`
+	LastDay  map[EventStatus]int `json:"last_day"`
 	// Received counts every event still waiting to be processed (status
 	// received, whenever it arrived): the queue depth.
 	Received int `json:"received"`
 	// Dead counts every dead event, whenever it arrived.
 	Dead int `json:"dead"`
-	// ProcessingJobs counts the jobs still processing in voicehook's own
-	// tables (--records sql).
-	ProcessingJobs int `json:"processing_jobs"`
 	// Attempts counts every processing attempt recorded.
 	Attempts int64 `json:"attempts"`
 	// OldestReceivedID and OldestReceivedAt name the event that has waited

@@ -5,6 +5,66 @@ import (
 	"time"
 )
 
+// The seams voicehook is built around. Each is named for what it is to its
+// callers, takes and returns plain data, and is implemented whole by every
+// adapter that offers it: a backend that lacks a capability does not
+// implement the interface, and the wiring in cmd/voicehook says which
+// adapter plays which part.
+//
+//	Inbox     the durable events: ingest, read, list, replay, purge, overview (web/, cmd/)
+//	Claims    attempt bookkeeping and the job claims (process/)
+//	Resolver  the end of an attempt that resolves a job, in one step (process/)
+//	Records   the jobs and segments: SQL tables or the user's Airtable base
+//	Storage   the audio: local disk, S3 or the NCA Toolkit
+
+// Inbox is the durable inbox of webhook events.
+type Inbox interface {
+	// Ingest stores verified deliveries durably, in one commit, and says
+	// what became of each (stored, or a duplicate of an earlier one).
+	Ingest(ctx context.Context, events []NewEvent) []IngestResult
+	Event(ctx context.Context, id string) (Event, error)
+	// ListEvents lists events newest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+	// Attempts lists an event's processing attempts, oldest first.
+	Attempts(ctx context.Context, eventID string) ([]Attempt, error)
+	// Replay puts a finished event back in the queue; ErrInProgress if it
+	// is still waiting to be processed.
+	Replay(ctx context.Context, id string) error
+	// Overview counts events for the operator's first look and the metrics.
+	Overview(ctx context.Context, now time.Time) (Overview, error)
+	// PurgeEvents deletes up to limit finished events (and their attempts)
+	// unchanged since before; it never deletes a waiting event.
+	PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error)
+	// Ping says whether the store answers.
+	Ping(ctx context.Context) error
+}
+
+// Claims is what processing keeps besides the records: each event's
+// attempts and state, and which event resolves each job.
+type Claims interface {
+	// Event reads an event with every write committed before the call.
+	Event(ctx context.Context, id string) (Event, error)
+	// RecordAttempt appends a to its event's history and, when fin is not
+	// nil, moves the event to fin, atomically.
+	RecordAttempt(ctx context.Context, a Attempt, fin *EventFinish) error
+	// ClaimJob makes eventID the event that resolves jobID unless another
+	// event already is; it returns the owner. The claim is what makes "a
+	// job moves once" hold across retries, replays and replicas.
+	ClaimJob(ctx context.Context, jobID, eventID string) (owner string, err error)
+	// ClaimOwner returns the event that claimed jobID, or ErrNotFound.
+	ClaimOwner(ctx context.Context, jobID string) (string, error)
+}
+
+// Resolver ends an attempt that resolves a job: it claims the job for the
+// event, moves the job and its segment if the event owns the claim (never a
+// finished job), and records the attempt and the event's end that
+// Resolution.End gives for the owner. It returns the claim's owner. Safe to
+// repeat. The SQL store does all of it in one transaction; with records kept
+// elsewhere, process.StepResolver does it in three steps.
+type Resolver interface {
+	Resolve(ctx context.Context, r Resolution) (owner string, err error)
+}
+
 // Records is the system of record for jobs and segments: voicehook's own SQL
 // tables (--records sql) or the user's Airtable base (--records airtable).
 type Records interface {
@@ -14,21 +74,24 @@ type Records interface {
 	Job(ctx context.Context, id string) (Job, error)
 	Segment(ctx context.Context, id string) (Segment, error)
 	ListJobs(ctx context.Context, f JobFilter) ([]Job, error)
+	// CountJobs counts the jobs in status, stopping at upTo: a result of
+	// upTo means "upTo or more".
+	CountJobs(ctx context.Context, status JobStatus, upTo int) (int, error)
 	// FindJob returns the voiceover job an event belongs to, preferring the
 	// newest still processing over the newest finished one; ErrNotFound if
 	// there is none.
 	FindJob(ctx context.Context, q JobQuery) (Job, error)
-	// CompleteJob moves a processing job to completed and its segment to
-	// voiceover_ready with the audio. It never moves a finished job: on one
-	// it changes nothing and returns nil. Safe to repeat.
-	CompleteJob(ctx context.Context, job Job, audio StoredAudio, at time.Time) error
-	// FailJob moves a processing job to failed with reason and its segment
-	// to voiceover_failed, under the same rules as CompleteJob.
-	FailJob(ctx context.Context, job Job, reason string, at time.Time) error
+	// FinishJob moves a processing job to end.Status and its segment to the
+	// matching state (with the audio when completed). It never moves a
+	// finished job: on one it changes nothing and returns nil. Safe to
+	// repeat.
+	FinishJob(ctx context.Context, job Job, end JobEnd) error
+	// Check checks the configuration end to end (voicehook doctor).
+	Check(ctx context.Context) error
 }
 
-// EventMirror is implemented by Records that keep their own copy of webhook
-// events (Airtable's "Webhook Events" table). Both calls are safe to repeat.
+// EventMirror keeps a copy of webhook events for users who look at them
+// elsewhere (Airtable's "Webhook Events" table). Safe to repeat.
 type EventMirror interface {
 	MirrorEvent(ctx context.Context, ev Event) error
 }
@@ -56,15 +119,11 @@ type Storage interface {
 	// stored (size, and hash where the backend allows); a mismatch is a
 	// transient error. Safe to repeat.
 	Put(ctx context.Context, obj AudioObject) (StoredAudio, error)
-}
-
-// Checker is implemented by adapters that can check their configuration end
-// to end before a user goes live (voicehook doctor).
-type Checker interface {
+	// Check checks the configuration end to end (voicehook doctor).
 	Check(ctx context.Context) error
 }
 
-// Clock tells the time; tests use a fake one.
+// Clock tells the time; tests use a fake one (voicehooktest.Clock).
 type Clock interface {
 	Now() time.Time
 }
@@ -73,3 +132,25 @@ type Clock interface {
 type SystemClock struct{}
 
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// Run is one processing attempt of an event, as the queue hands it over.
+type Run struct {
+	EventID     string
+	Attempt     int
+	MaxAttempts int
+}
+
+// RunResult tells the queue what to do after an attempt.
+type RunResult struct {
+	// Retry, if set, is a transient failure: run again after a backoff.
+	Retry error
+	// Wait, if positive, runs the event again after this long without
+	// counting an attempt (waiting for its job to be created).
+	Wait time.Duration
+}
+
+// EventProcessor runs processing attempts (process.Processor); the queue
+// that holds the events' turns calls it.
+type EventProcessor interface {
+	Process(ctx context.Context, run Run) RunResult
+}

@@ -1,6 +1,8 @@
 // Package voicehook holds the domain of the voicehook service: webhook events,
-// voiceover jobs and segments, the outcome an ElevenLabs callback normalises
-// to, and the seams the service is built around (Store, Records, Storage).
+// voiceover jobs and segments and their states (status.go), the outcome an
+// ElevenLabs callback normalises to, and the seams the service is built
+// around (seams.go): the Inbox of events, the Claims that processing keeps,
+// the Records of jobs and segments, and the Storage of audio.
 //
 // Adapters live in folders named after their technology (sqlite/, postgres/,
 // airtable/, disk/, …); the wiring lives in cmd/voicehook. Imports point toward
@@ -13,31 +15,8 @@ import (
 	"time"
 )
 
-// Job statuses, as in the seed.
-const (
-	JobProcessing = "processing"
-	JobCompleted  = "completed"
-	JobFailed     = "failed"
-)
-
-// Segment statuses, as in the seed. A segment starts in SegmentPending.
-const (
-	SegmentPending         = "pending"
-	SegmentVoiceoverReady  = "voiceover_ready"
-	SegmentVoiceoverFailed = "voiceover_failed"
-)
-
 // JobTypeVoiceover is the only job type voicehook moves.
 const JobTypeVoiceover = "voiceover_generation"
-
-// Event statuses.
-const (
-	EventReceived  = "received"
-	EventSucceeded = "succeeded"
-	EventFailed    = "failed"
-	EventIgnored   = "ignored"
-	EventDead      = "dead"
-)
 
 // ServiceElevenLabs is the Service recorded on every event received at
 // /webhooks/elevenlabs.

@@ -57,35 +57,39 @@ func (r *Records) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.
 func best(recs []Record, statusField string) Record {
 	sortNewestFirst(recs)
 	for _, rec := range recs {
-		if str(rec, statusField) == voicehook.JobProcessing {
+		if voicehook.JobStatus(str(rec, statusField)) == voicehook.JobProcessing {
 			return rec
 		}
 	}
 	return recs[0]
 }
 
-// CompleteJob moves a processing job to completed and its segment to
-// voiceover_ready with the audio's URL (and the optional fields named).
-func (r *Records) CompleteJob(ctx context.Context, job voicehook.Job, audio voicehook.StoredAudio, at time.Time) error {
+// FinishJob moves a processing job to end.Status and its segment to match:
+// voiceover_ready with the audio's URL (and the optional fields named), or
+// voiceover_failed, with the job's error details.
+func (r *Records) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.JobEnd) error {
 	f := r.cfg.Fields
-	seg := map[string]any{f.SegmentVoiceover: audio.URL, f.SegmentStatus: voicehook.SegmentVoiceoverReady}
-	if f.SegmentDurationMS != "" {
-		seg[f.SegmentDurationMS] = audio.DurationMS
+	seg := map[string]any{f.SegmentStatus: string(end.Status.SegmentStatus())}
+	var reason *string
+	switch end.Status {
+	case voicehook.JobCompleted:
+		audio := end.Audio
+		seg[f.SegmentVoiceover] = audio.URL
+		if f.SegmentDurationMS != "" {
+			seg[f.SegmentDurationMS] = audio.DurationMS
+		}
+		if f.SegmentSHA256 != "" {
+			seg[f.SegmentSHA256] = audio.SHA256
+		}
+		if f.SegmentBytes != "" {
+			seg[f.SegmentBytes] = audio.Bytes
+		}
+	case voicehook.JobFailed:
+		reason = &end.Reason
+	default:
+		return fmt.Errorf("finishing job %s: %q is not a final status", job.ID, end.Status)
 	}
-	if f.SegmentSHA256 != "" {
-		seg[f.SegmentSHA256] = audio.SHA256
-	}
-	if f.SegmentBytes != "" {
-		seg[f.SegmentBytes] = audio.Bytes
-	}
-	return r.finish(ctx, job, at, voicehook.JobCompleted, seg, nil)
-}
-
-// FailJob moves a processing job to failed with reason and its segment to
-// voiceover_failed.
-func (r *Records) FailJob(ctx context.Context, job voicehook.Job, reason string, at time.Time) error {
-	seg := map[string]any{r.cfg.Fields.SegmentStatus: voicehook.SegmentVoiceoverFailed}
-	return r.finish(ctx, job, at, voicehook.JobFailed, seg, &reason)
+	return r.finish(ctx, job, end.At, end.Status, seg, reason)
 }
 
 // finish reads the job's status first and changes nothing unless it is
@@ -94,7 +98,7 @@ func (r *Records) FailJob(ctx context.Context, job voicehook.Job, reason string,
 // and the job last: the job's status is what says "done", so a crash or an
 // error between the two leaves the job processing and a retry writes both
 // again (the same values: safe to repeat).
-func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, status string, segFields map[string]any, reason *string) error {
+func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, status voicehook.JobStatus, segFields map[string]any, reason *string) error {
 	f := r.cfg.Fields
 	recs, err := r.jobRecords(ctx, []string{job.ID})
 	if err != nil {
@@ -104,7 +108,7 @@ func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, s
 		return voicehook.Permanent(fmt.Sprintf("job %s is no longer a voiceover job in the Airtable table %q", job.ID, r.cfg.Tables.Jobs), voicehook.ErrNotFound)
 	}
 	cur := recs[0]
-	if str(cur, f.JobStatus) != voicehook.JobProcessing {
+	if voicehook.JobStatus(str(cur, f.JobStatus)) != voicehook.JobProcessing {
 		return nil
 	}
 	segID := job.SegmentID
@@ -121,7 +125,7 @@ func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, s
 		key = "failed"
 	}
 	jobFields := map[string]any{
-		f.JobStatus:     status,
+		f.JobStatus:     string(status),
 		f.JobTimestamps: mergeTimestamps(str(cur, f.JobTimestamps), key, at),
 	}
 	if reason != nil {

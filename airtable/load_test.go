@@ -69,7 +69,7 @@ func processEvent(ctx context.Context, r *Records, seg string, i int) error {
 	}
 	pause(100 * time.Millisecond) // fetch, check and store the audio; claim the job
 	audio := voicehook.StoredAudio{URL: fmt.Sprintf("https://cdn.example.com/segments/%s.mp3", seg), Bytes: 1000, DurationMS: 2000}
-	if err := r.CompleteJob(ctx, job, audio, time.Now()); err != nil {
+	if err := r.FinishJob(ctx, job, voicehook.Completed(audio, time.Now())); err != nil {
 		return fmt.Errorf("completing job: %w", err)
 	}
 	pause(20 * time.Millisecond) // finish the event in the local store

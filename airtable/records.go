@@ -32,7 +32,6 @@ type Records struct {
 var (
 	_ voicehook.Records     = (*Records)(nil)
 	_ voicehook.EventMirror = (*Records)(nil)
-	_ voicehook.Checker     = (*Records)(nil)
 )
 
 // New checks cfg and starts the batcher and the mirror's catch-up loop.
@@ -122,7 +121,7 @@ func (r *Records) jobFrom(rec Record) voicehook.Job {
 	j := voicehook.Job{
 		ID:           rec.ID,
 		Type:         str(rec, f.JobType),
-		Status:       str(rec, f.JobStatus),
+		Status:       voicehook.JobStatus(str(rec, f.JobStatus)),
 		ExternalID:   str(rec, f.JobExternalID),
 		ErrorDetails: str(rec, f.JobErrorDetails),
 		Timestamps:   parseTimestamps(str(rec, f.JobTimestamps)),
@@ -141,7 +140,7 @@ func (r *Records) segmentFrom(rec Record) voicehook.Segment {
 	f := r.cfg.Fields
 	s := voicehook.Segment{
 		ID:         rec.ID,
-		Status:     str(rec, f.SegmentStatus),
+		Status:     voicehook.SegmentStatus(str(rec, f.SegmentStatus)),
 		Voiceover:  str(rec, f.SegmentVoiceover),
 		SHA256:     str(rec, f.SegmentSHA256),
 		Bytes:      num(rec, f.SegmentBytes),
@@ -219,7 +218,7 @@ const maxListed = 1000
 func (r *Records) ListJobs(ctx context.Context, jf voicehook.JobFilter) ([]voicehook.Job, error) {
 	conds := []string{r.voiceoverOnly()}
 	if jf.Status != "" {
-		conds = append(conds, fieldIs(r.cfg.Fields.JobStatus, jf.Status))
+		conds = append(conds, fieldIs(r.cfg.Fields.JobStatus, string(jf.Status)))
 	}
 	if jf.SegmentID != "" {
 		seg, err := r.segmentRecord(ctx, jf.SegmentID)
@@ -253,6 +252,17 @@ func (r *Records) ListJobs(ctx context.Context, jf voicehook.JobFilter) ([]voice
 		jobs = append(jobs, r.jobFrom(rec))
 	}
 	return jobs, nil
+}
+
+// CountJobs counts the voiceover jobs in status, reading at most upTo of
+// them (Airtable has no count: each 100 cost a request of the base's 5/s).
+func (r *Records) CountJobs(ctx context.Context, status voicehook.JobStatus, upTo int) (int, error) {
+	formula := and(r.voiceoverOnly(), fieldIs(r.cfg.Fields.JobStatus, string(status)))
+	recs, err := r.c.List(ctx, r.cfg.Tables.Jobs, ListQuery{Formula: formula, Fields: []string{r.cfg.Fields.JobStatus}, MaxRecords: upTo})
+	if err != nil {
+		return 0, fmt.Errorf("counting jobs: %w", err)
+	}
+	return len(recs), nil
 }
 
 // lastN keeps the last n ids: an inverse link field lists links in the

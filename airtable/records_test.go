@@ -159,7 +159,7 @@ func TestCompleteJob(t *testing.T) {
 	}
 	at := time.Date(2025, 3, 1, 12, 5, 0, 0, time.UTC)
 	audio := voicehook.StoredAudio{URL: "https://cdn.example.com/a.mp3", SHA256: "abc", Bytes: 1234, DurationMS: 2000}
-	if err := r.CompleteJob(ctx, job, audio, at); err != nil {
+	if err := r.FinishJob(ctx, job, voicehook.Completed(audio, at)); err != nil {
 		t.Fatal(err)
 	}
 	segRec, _ := emu.Record("Segments", seg)
@@ -184,7 +184,7 @@ func TestCompleteJob(t *testing.T) {
 	// A finished job is never moved: a later FailJob reads the status and
 	// writes nothing.
 	emu.ResetRequests()
-	if err := r.FailJob(ctx, job, "late failure", at.Add(time.Minute)); err != nil {
+	if err := r.FinishJob(ctx, job, voicehook.Failed("late failure", at.Add(time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	if got := emu.Requests(); got["PATCH Jobs"]+got["PATCH Segments"] != 0 {
@@ -207,7 +207,7 @@ func TestFailJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2025, 3, 1, 12, 5, 0, 0, time.UTC)
-	if err := r.FailJob(ctx, job, "quota exceeded", at); err != nil {
+	if err := r.FinishJob(ctx, job, voicehook.Failed("quota exceeded", at)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.Job(ctx, jobID)
@@ -243,14 +243,14 @@ func TestSegmentWrittenBeforeJob(t *testing.T) {
 	}
 	emu.FailNextOn("PATCH Jobs", 3, 503) // the first try and both retries
 	audio := voicehook.StoredAudio{URL: "https://cdn.example.com/a.mp3"}
-	err = r.CompleteJob(ctx, job, audio, time.Now())
+	err = r.FinishJob(ctx, job, voicehook.Completed(audio, time.Now()))
 	if err == nil || voicehook.IsPermanent(err) {
 		t.Fatalf("err = %v, want a transient error", err)
 	}
 	if rec, _ := emu.Record("Jobs", jobID); rec.Fields["Status"] != "processing" {
 		t.Fatalf("job %v after a failed write, want processing", rec.Fields["Status"])
 	}
-	if err := r.CompleteJob(ctx, job, audio, time.Now()); err != nil {
+	if err := r.FinishJob(ctx, job, voicehook.Completed(audio, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if rec, _ := emu.Record("Jobs", jobID); rec.Fields["Status"] != "completed" {

@@ -28,39 +28,17 @@ import (
 	"github.com/voicehook/voicehook/internal/metrics"
 )
 
-// Store is what processing needs of the durable inbox.
-type Store interface {
-	EventForUpdate(ctx context.Context, id string) (voicehook.Event, error)
-	// FinishAttempt records an attempt and, if fin is not nil, the event's
-	// new state, atomically.
-	FinishAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error
-	ClaimJob(ctx context.Context, jobID, eventID string) (string, error)
-	ClaimOwner(ctx context.Context, jobID string) (string, error)
-}
-
-// ClaimingRecords is implemented by Records that also keep the job claims
-// and the events (voicehook's own SQL store, which is then also the Store):
-// they claim a job, move it and record the attempt in one transaction, one
-// commit instead of three, and the three are never seen apart. Records
-// elsewhere (Airtable) are claimed through the Store first, then moved, then
-// the attempt is recorded.
-type ClaimingRecords interface {
-	// ClaimAndCompleteJob claims job for eventID and, if eventID owns the
-	// claim, completes it as Records.CompleteJob does. It returns the owner.
-	// In the same transaction it then records the attempt and the event's
-	// new state that end returns for the claim's owner, as
-	// Store.FinishAttempt does: the attempt ends with one commit.
-	ClaimAndCompleteJob(ctx context.Context, job voicehook.Job, eventID string, audio voicehook.StoredAudio, at time.Time,
-		end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error)
-	// ClaimAndFailJob is ClaimAndCompleteJob for Records.FailJob.
-	ClaimAndFailJob(ctx context.Context, job voicehook.Job, eventID, reason string, at time.Time,
-		end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error)
-}
-
 // Processor runs one processing attempt of an event.
 type Processor struct {
-	Store   Store
-	Records voicehook.Records
+	Claims voicehook.Claims
+	// Resolver ends an attempt that resolves a job: the SQL store itself
+	// when it holds the records, else a StepResolver over Claims and
+	// Records.
+	Resolver voicehook.Resolver
+	Records  voicehook.Records
+	// Mirror, if set, receives every event that finishes (Airtable's
+	// "Webhook Events" table).
+	Mirror  voicehook.EventMirror
 	Storage voicehook.Storage
 	Fetcher *fetch.Fetcher
 	Studio  *elevenlabs.Studio
@@ -76,58 +54,44 @@ type Processor struct {
 	Metrics       *metrics.Metrics
 }
 
-// Run is one attempt, as River hands it over.
-type Run struct {
-	EventID     string
-	Attempt     int
-	MaxAttempts int
-}
-
-// Result tells the queue what to do after an attempt.
-type Result struct {
-	// Retry, if set, is a transient failure: run again later.
-	Retry error
-	// Wait, if positive, runs the event again after this long without
-	// counting an attempt (waiting for its job to be created).
-	Wait time.Duration
-}
-
 // errNoJob means no job matches yet; the event waits within the grace.
 var errNoJob = errors.New("no matching voiceover job")
 
+var _ voicehook.EventProcessor = (*Processor)(nil)
+
 // Process runs one attempt of an event and records it.
-func (p *Processor) Process(ctx context.Context, run Run) Result {
+func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.RunResult {
 	started := p.Clock.Now()
 	log := p.Logger.With("event_id", run.EventID, "attempt", run.Attempt)
-	ev, err := p.Store.EventForUpdate(ctx, run.EventID)
+	ev, err := p.Claims.Event(ctx, run.EventID)
 	if err != nil {
 		if errors.Is(err, voicehook.ErrNotFound) {
 			log.Error("queued event is not in the store", "err", err)
-			return Result{}
+			return voicehook.RunResult{}
 		}
-		return Result{Retry: err}
+		return voicehook.RunResult{Retry: err}
 	}
 	if ev.Status != voicehook.EventReceived {
 		// A finished event (a second queue job for it, or a replay that
 		// raced): nothing to do.
-		return Result{}
+		return voicehook.RunResult{}
 	}
 	log = log.With("segment_id", ev.SegmentID)
 	st := step{p: p, ev: ev, log: log, started: started}
 	fin, res := st.run(ctx)
 
-	outcome, errText := fin.Status, fin.ErrorDetails
+	outcome, errText := voicehook.OutcomeOf(fin.Status), fin.ErrorDetails
 	switch {
 	case res.Wait > 0:
-		outcome, errText = "waiting", "no matching job yet"
+		outcome, errText = voicehook.AttemptWaiting, "no matching job yet"
 	case res.Retry != nil:
 		errText = res.Retry.Error()
 		if run.Attempt >= run.MaxAttempts {
 			fin = voicehook.EventFinish{Status: voicehook.EventDead, RelatedJob: st.job.ID,
 				ErrorDetails: fmt.Sprintf("gave up after %d attempts: %v", run.Attempt, res.Retry)}
-			outcome, res = voicehook.EventDead, Result{}
+			outcome, res = voicehook.AttemptDead, voicehook.RunResult{}
 		} else {
-			outcome = "retry"
+			outcome = voicehook.AttemptRetry
 		}
 	}
 	log = log.With("job_id", st.job.ID)
@@ -136,38 +100,39 @@ func (p *Processor) Process(ctx context.Context, run Run) Result {
 	if fin.Status != "" {
 		finish = &fin
 	}
-	// (When st.recorded, the attempt was stored with the job's move.)
+	// (When st.recorded, the Resolver stored the attempt with the job's
+	// move.)
 	if !st.recorded {
-		if err := p.Store.FinishAttempt(ctx, attempt, finish); err != nil {
+		if err := p.Claims.RecordAttempt(ctx, attempt, finish); err != nil {
 			if finish == nil {
 				log.Warn("recording attempt", "err", err)
 			} else {
 				// The records may already have changed; running again
 				// finishes the event through its claim.
-				return Result{Retry: fmt.Errorf("finishing event: %w", err)}
+				return voicehook.RunResult{Retry: fmt.Errorf("finishing event: %w", err)}
 			}
 		}
 	}
-	if m, ok := p.Records.(voicehook.EventMirror); ok && finish != nil {
-		if ev2, err := p.Store.EventForUpdate(ctx, ev.ID); err == nil {
-			if err := m.MirrorEvent(ctx, ev2); err != nil {
+	if p.Mirror != nil && finish != nil {
+		if ev2, err := p.Claims.Event(ctx, ev.ID); err == nil {
+			if err := p.Mirror.MirrorEvent(ctx, ev2); err != nil {
 				log.Warn("mirroring event", "err", err)
 			}
 		}
 	}
 	if p.Metrics != nil {
-		p.Metrics.Outcomes.WithLabelValues(outcome).Inc()
+		p.Metrics.Outcomes.WithLabelValues(string(outcome)).Inc()
 		p.Metrics.ProcessingSeconds.Observe(p.Clock.Now().Sub(started).Seconds())
 	}
 	switch outcome {
-	case "retry":
+	case voicehook.AttemptRetry:
 		log.Warn("processing failed; will retry", "err", res.Retry)
-	case "waiting":
+	case voicehook.AttemptWaiting:
 		log.Info("no matching job yet; waiting", "grace_left", p.Grace-p.Clock.Now().Sub(ev.ReceivedAt))
-	case voicehook.EventDead, voicehook.EventFailed:
-		log.Error("event "+outcome, "reason", errText)
+	case voicehook.AttemptDead, voicehook.AttemptFailed:
+		log.Error("event "+string(outcome), "reason", errText)
 	default:
-		log.Info("event "+outcome, "details", errText)
+		log.Info("event "+string(outcome), "details", errText)
 	}
 	return res
 }
@@ -180,15 +145,15 @@ type step struct {
 	log     *slog.Logger
 	started time.Time
 	// recorded: the attempt and the event's finish are already stored
-	// (with the job's move, through ClaimingRecords).
+	// (with the job's move, by the Resolver).
 	recorded bool
 }
 
-func done(status, details string) (voicehook.EventFinish, Result) {
-	return voicehook.EventFinish{Status: status, ErrorDetails: details}, Result{}
+func done(status voicehook.EventStatus, details string) (voicehook.EventFinish, voicehook.RunResult) {
+	return voicehook.EventFinish{Status: status, ErrorDetails: details}, voicehook.RunResult{}
 }
 
-func (s *step) run(ctx context.Context) (voicehook.EventFinish, Result) {
+func (s *step) run(ctx context.Context) (voicehook.EventFinish, voicehook.RunResult) {
 	parsed, err := elevenlabs.Parse(s.ev.RawPayload, s.ev.SegmentID)
 	if err != nil {
 		return done(voicehook.EventFailed, "malformed payload: "+err.Error())
@@ -206,7 +171,7 @@ func (s *step) run(ctx context.Context) (voicehook.EventFinish, Result) {
 		return s.waitOrGiveUp(err)
 	}
 	if err != nil {
-		return voicehook.EventFinish{}, Result{Retry: err}
+		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
 	}
 	s.job = job
 
@@ -221,7 +186,7 @@ func (s *step) run(ctx context.Context) (voicehook.EventFinish, Result) {
 		return s.fail(ctx, err.Error(), voicehook.EventFailed)
 	}
 	if err != nil {
-		return voicehook.EventFinish{}, Result{Retry: err}
+		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
 	}
 	return s.complete(ctx, audio)
 }
@@ -240,11 +205,11 @@ func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job,
 	return job, nil
 }
 
-func (s *step) waitOrGiveUp(err error) (voicehook.EventFinish, Result) {
+func (s *step) waitOrGiveUp(err error) (voicehook.EventFinish, voicehook.RunResult) {
 	waited := s.p.Clock.Now().Sub(s.ev.ReceivedAt)
 	if waited < s.p.Grace {
 		// Wait a little longer each time: 1s, 2s, 4s … up to 30s.
-		return voicehook.EventFinish{}, Result{Wait: min(max(waited/4, time.Second), 30*time.Second, s.p.Grace-waited)}
+		return voicehook.EventFinish{}, voicehook.RunResult{Wait: min(max(waited/4, time.Second), 30*time.Second, s.p.Grace-waited)}
 	}
 	return done(voicehook.EventFailed, fmt.Sprintf("%v after waiting %s (--job-match-grace)", err, s.p.Grace))
 }
@@ -252,16 +217,16 @@ func (s *step) waitOrGiveUp(err error) (voicehook.EventFinish, Result) {
 // finishedJob handles a matched job that is no longer processing: either
 // this event finished it before a crash (finish the event to match), or the
 // event is late or repeated (it changes nothing).
-func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, Result) {
-	owner, err := s.p.Store.ClaimOwner(ctx, s.job.ID)
+func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, voicehook.RunResult) {
+	owner, err := s.p.Claims.ClaimOwner(ctx, s.job.ID)
 	if err != nil && !errors.Is(err, voicehook.ErrNotFound) {
-		return voicehook.EventFinish{}, Result{Retry: err}
+		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
 	}
 	if owner == s.ev.ID {
 		if s.job.Status == voicehook.JobCompleted {
-			return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, Result{}
+			return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, voicehook.RunResult{}
 		}
-		return voicehook.EventFinish{Status: voicehook.EventFailed, RelatedJob: s.job.ID, ErrorDetails: s.job.ErrorDetails}, Result{}
+		return voicehook.EventFinish{Status: voicehook.EventFailed, RelatedJob: s.job.ID, ErrorDetails: s.job.ErrorDetails}, voicehook.RunResult{}
 	}
 	// A job that finished before this event arrived may be an older one of
 	// the same segment while the newer job is still being created.
@@ -273,90 +238,35 @@ func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, Result) 
 		return s.waitOrGiveUp(errNoJob)
 	}
 	return voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: s.job.ID,
-		ErrorDetails: fmt.Sprintf("job %s is already %s; a late or repeated event changes nothing", s.job.ID, s.job.Status)}, Result{}
+		ErrorDetails: fmt.Sprintf("job %s is already %s; a late or repeated event changes nothing", s.job.ID, s.job.Status)}, voicehook.RunResult{}
 }
 
-// claim makes this event the one that resolves the job; false means another
-// event already did.
-func (s *step) claim(ctx context.Context) (bool, voicehook.EventFinish, error) {
-	owner, err := s.p.Store.ClaimJob(ctx, s.job.ID, s.ev.ID)
-	fin, ok, err := s.claimed(owner, err, "claiming")
-	return ok, fin, err
-}
-
-// claimed reads a claim's outcome: ok when this event owns the job, else
-// the event's finish (another event resolves the job).
-func (s *step) claimed(owner string, err error, what string) (voicehook.EventFinish, bool, error) {
+// resolve ends the attempt through the Resolver: the job ends as end if
+// this event owns its claim, and the event as fin; mine says whether it did.
+func (s *step) resolve(ctx context.Context, what string, end voicehook.JobEnd, fin voicehook.EventFinish) (voicehook.EventFinish, bool, voicehook.RunResult) {
+	r := voicehook.Resolution{EventID: s.ev.ID, Job: s.job, End: end, Started: s.started, Finished: s.p.Clock.Now(), Finish: fin}
+	owner, err := s.p.Resolver.Resolve(ctx, r)
 	if err != nil {
-		return voicehook.EventFinish{}, false, fmt.Errorf("%s job: %w", what, err)
-	}
-	if owner != s.ev.ID {
-		return voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: s.job.ID,
-			ErrorDetails: fmt.Sprintf("job %s is resolved by event %s", s.job.ID, owner)}, false, nil
-	}
-	return voicehook.EventFinish{}, true, nil
-}
-
-// resolveAndRecord claims and moves the job through ClaimingRecords, which
-// records the attempt in the same transaction: done is the event's finish
-// when it owns the claim.
-func (s *step) resolveAndRecord(what string, done voicehook.EventFinish,
-	move func(end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error)) (voicehook.EventFinish, bool, Result) {
-	var fin voicehook.EventFinish
-	var mine bool
-	_, err := move(func(owner string) (voicehook.Attempt, voicehook.EventFinish) {
-		fin, mine, _ = s.claimed(owner, nil, what)
-		if mine {
-			fin = done
-		}
-		return voicehook.Attempt{EventID: s.ev.ID, StartedAt: s.started, FinishedAt: s.p.Clock.Now(),
-			Outcome: fin.Status, Error: fin.ErrorDetails}, fin
-	})
-	if err != nil {
-		return voicehook.EventFinish{}, false, Result{Retry: fmt.Errorf("%s job: %w", what, err)}
+		return voicehook.EventFinish{}, false, voicehook.RunResult{Retry: fmt.Errorf("%s job: %w", what, err)}
 	}
 	s.recorded = true
-	return fin, mine, Result{}
+	_, got := r.Outcome(owner)
+	return got, owner == s.ev.ID, voicehook.RunResult{}
 }
 
-func (s *step) fail(ctx context.Context, reason, status string) (voicehook.EventFinish, Result) {
-	if cr, ok := s.p.Records.(ClaimingRecords); ok {
-		fin, _, res := s.resolveAndRecord("failing", voicehook.EventFinish{Status: status, RelatedJob: s.job.ID, ErrorDetails: reason},
-			func(end func(string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
-				return cr.ClaimAndFailJob(ctx, s.job, s.ev.ID, reason, s.p.Clock.Now().UTC(), end)
-			})
-		return fin, res
-	}
-	ok, fin, err := s.claim(ctx)
-	if err != nil || !ok {
-		return fin, Result{Retry: err}
-	}
-	if err := s.p.Records.FailJob(ctx, s.job, reason, s.p.Clock.Now().UTC()); err != nil {
-		return voicehook.EventFinish{}, Result{Retry: fmt.Errorf("failing job: %w", err)}
-	}
-	return voicehook.EventFinish{Status: status, RelatedJob: s.job.ID, ErrorDetails: reason}, Result{}
+func (s *step) fail(ctx context.Context, reason string, status voicehook.EventStatus) (voicehook.EventFinish, voicehook.RunResult) {
+	fin, _, res := s.resolve(ctx, "failing", voicehook.Failed(reason, s.p.Clock.Now().UTC()),
+		voicehook.EventFinish{Status: status, RelatedJob: s.job.ID, ErrorDetails: reason})
+	return fin, res
 }
 
-func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voicehook.EventFinish, Result) {
-	if cr, ok := s.p.Records.(ClaimingRecords); ok {
-		fin, mine, res := s.resolveAndRecord("completing", voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID},
-			func(end func(string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
-				return cr.ClaimAndCompleteJob(ctx, s.job, s.ev.ID, audio, s.p.Clock.Now().UTC(), end)
-			})
-		if !mine {
-			return fin, res
-		}
-	} else {
-		ok, fin, err := s.claim(ctx)
-		if err != nil || !ok {
-			return fin, Result{Retry: err}
-		}
-		if err := s.p.Records.CompleteJob(ctx, s.job, audio, s.p.Clock.Now().UTC()); err != nil {
-			return voicehook.EventFinish{}, Result{Retry: fmt.Errorf("completing job: %w", err)}
-		}
+func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voicehook.EventFinish, voicehook.RunResult) {
+	fin, mine, res := s.resolve(ctx, "completing", voicehook.Completed(audio, s.p.Clock.Now().UTC()),
+		voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID})
+	if mine {
+		s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
 	}
-	s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
-	return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID}, Result{}
+	return fin, res
 }
 
 func removeQuietly(path string) { _ = os.Remove(path) }

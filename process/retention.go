@@ -8,16 +8,12 @@ import (
 	"github.com/voicehook/voicehook"
 )
 
-// Purger deletes finished events older than a time, at most limit per call.
-type Purger interface {
-	PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error)
-}
 
 // Retention deletes finished events (with their attempt history) once they
 // have not changed for Keep. Events still waiting or in processing are
 // never deleted. Jobs and segments are kept: they are the record.
 type Retention struct {
-	Store  Purger
+	Store  voicehook.Inbox
 	Keep   time.Duration
 	Every  time.Duration // how often to look (default 1h)
 	Batch  int           // events per transaction (default 1000), so the writer is never held long

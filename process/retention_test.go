@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/voicehook/voicehook"
 )
 
 type fixedClock time.Time
@@ -18,6 +20,7 @@ func (c fixedClock) Now() time.Time { return time.Time(c) }
 // fakePurger has `left` old events and deletes up to limit per call,
 // failing on call failAt (1-based) when set.
 type fakePurger struct {
+	voicehook.Inbox // only PurgeEvents is called
 	left    int
 	calls   []time.Time
 	failAt  int

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -24,11 +23,6 @@ var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
-
-// overviewStore is the store's at-a-glance query (sqlstore.DB has it).
-type overviewStore interface {
-	Overview(ctx context.Context, now time.Time) (voicehook.Overview, error)
-}
 
 // admin holds the pages' state: parsed templates and the CSRF key.
 type admin struct {
@@ -360,13 +354,11 @@ func fmtBytes(n int64) string {
 	}
 }
 
-// statusClass is the CSS class of a status badge.
-func statusClass(status string) string {
-	switch status {
-	case voicehook.EventReceived, voicehook.EventSucceeded, voicehook.EventFailed, voicehook.EventIgnored, voicehook.EventDead,
-		voicehook.JobProcessing, voicehook.JobCompleted, voicehook.SegmentPending, voicehook.SegmentVoiceoverReady,
-		voicehook.SegmentVoiceoverFailed, "retry", "waiting":
-		return "st st-" + strings.ReplaceAll(status, "_", "-")
+// statusClass is the CSS class of a status badge; any state type (event,
+// job, segment, attempt outcome) or plain string.
+func statusClass(status any) string {
+	if b := voicehook.Badge(fmt.Sprint(status)); b != "" {
+		return "st st-" + b
 	}
 	return "st"
 }

@@ -14,11 +14,6 @@ import (
 
 func isNotFound(err error) bool { return errors.Is(err, voicehook.ErrNotFound) }
 
-// eventStatuses in the order pages list them.
-var eventStatuses = []string{voicehook.EventReceived, voicehook.EventSucceeded, voicehook.EventFailed, voicehook.EventIgnored, voicehook.EventDead}
-
-var jobStatuses = []string{voicehook.JobProcessing, voicehook.JobCompleted, voicehook.JobFailed}
-
 // knownTypes are offered as suggestions in the events filter.
 var knownTypes = []string{"speech.completed", "post_call_audio", "post_call_transcription", "project_conversion_status",
 	"chapter_conversion_status", "status:completed", "status:failed", "unknown"}
@@ -53,7 +48,7 @@ func flash(q url.Values) *notice {
 // ----------------------------------------------------------------- overview
 
 type statusRow struct {
-	Status          string
+	Status          voicehook.EventStatus
 	Hour, Day       int
 	HourURL, DayURL string
 }
@@ -66,45 +61,37 @@ type overviewData struct {
 	ProcessingJobs string
 	OldestAge      time.Duration
 	Recent         []voicehook.Event
-	Err            string
 }
 
 func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 	d := overviewData{}
 	now := a.now()
-	ost, ok := a.s.Store.(overviewStore)
-	if !ok {
-		d.Err = "This store cannot summarise its events."
-	} else {
-		o, err := ost.Overview(r.Context(), now)
-		if err != nil {
-			a.storeError(w, r, err, "overview")
-			return
-		}
-		d.O, d.OldestAge = o, o.OldestAge()
-		hourAgo, dayAgo := isoTime(now.Add(-time.Hour)), isoTime(now.Add(-24*time.Hour))
-		for _, st := range eventStatuses {
-			d.Rows = append(d.Rows, statusRow{Status: st, Hour: o.LastHour[st], Day: o.LastDay[st],
-				HourURL: "/events?" + url.Values{"status": {st}, "since": {hourAgo}}.Encode(),
-				DayURL:  "/events?" + url.Values{"status": {st}, "since": {dayAgo}}.Encode()})
-			d.HourTotal += o.LastHour[st]
-			d.DayTotal += o.LastDay[st]
-		}
-		d.ProcessingJobs = strconv.Itoa(o.ProcessingJobs)
+	o, err := a.s.Inbox.Overview(r.Context(), now)
+	if err != nil {
+		a.storeError(w, r, err, "overview")
+		return
 	}
-	if _, same := a.s.Records.(overviewStore); !same || !ok {
-		// Records kept elsewhere: count one page of them.
-		jobs, err := a.s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: voicehook.JobProcessing, Limit: 100})
-		if err != nil {
-			a.storeError(w, r, err, "jobs")
-			return
-		}
-		d.ProcessingJobs = strconv.Itoa(len(jobs))
-		if len(jobs) == 100 {
-			d.ProcessingJobs += "+"
-		}
+	d.O, d.OldestAge = o, o.OldestAge()
+	hourAgo, dayAgo := isoTime(now.Add(-time.Hour)), isoTime(now.Add(-24*time.Hour))
+	for _, st := range voicehook.EventStatuses {
+		d.Rows = append(d.Rows, statusRow{Status: st, Hour: o.LastHour[st], Day: o.LastDay[st],
+			HourURL: "/events?" + url.Values{"status": {string(st)}, "since": {hourAgo}}.Encode(),
+			DayURL:  "/events?" + url.Values{"status": {string(st)}, "since": {dayAgo}}.Encode()})
+		d.HourTotal += o.LastHour[st]
+		d.DayTotal += o.LastDay[st]
 	}
-	recent, err := a.s.Store.ListEvents(r.Context(), voicehook.EventFilter{Limit: 10})
+	// Counted up to a page: records in Airtable cost a request per 100.
+	const countUpTo = 100
+	n, err := a.s.Records.CountJobs(r.Context(), voicehook.JobProcessing, countUpTo)
+	if err != nil {
+		a.storeError(w, r, err, "jobs")
+		return
+	}
+	d.ProcessingJobs = strconv.Itoa(n)
+	if n == countUpTo {
+		d.ProcessingJobs += "+"
+	}
+	recent, err := a.s.Inbox.ListEvents(r.Context(), voicehook.EventFilter{Limit: 10})
 	if err != nil {
 		a.storeError(w, r, err, "events")
 		return
@@ -126,7 +113,7 @@ type eventsData struct {
 	F         eventFilterForm
 	SinceVal  string // as a datetime-local input shows it
 	UntilVal  string
-	Statuses  []string
+	Statuses  []voicehook.EventStatus
 	Types     []string
 	Events    []voicehook.Event
 	OlderURL  string
@@ -157,13 +144,13 @@ func localValue(t time.Time) string {
 
 func (a *admin) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := eventsData{Statuses: eventStatuses, Types: knownTypes}
+	d := eventsData{Statuses: voicehook.EventStatuses, Types: knownTypes}
 	d.F = eventFilterForm{Status: q.Get("status"), Type: q.Get("type"), Segment: q.Get("segment"),
 		Since: q.Get("since"), Until: q.Get("until")}
 	if d.F.Segment == "" {
 		d.F.Segment = q.Get("segment_id")
 	}
-	f := voicehook.EventFilter{Status: d.F.Status, Type: d.F.Type, SegmentID: d.F.Segment, BeforeID: q.Get("before"), Limit: pageSize}
+	f := voicehook.EventFilter{Status: voicehook.EventStatus(d.F.Status), Type: d.F.Type, SegmentID: d.F.Segment, BeforeID: q.Get("before"), Limit: pageSize}
 	var bad []string
 	for _, tf := range []struct {
 		name string
@@ -182,7 +169,7 @@ func (a *admin) events(w http.ResponseWriter, r *http.Request) {
 		}
 		*tf.dst, *tf.show = t, localValue(t)
 	}
-	if f.Status != "" && !slices.Contains(eventStatuses, f.Status) {
+	if f.Status != "" && !f.Status.Valid() {
 		bad = append(bad, "status")
 	}
 	code := http.StatusOK
@@ -190,7 +177,7 @@ func (a *admin) events(w http.ResponseWriter, r *http.Request) {
 		d.Err = "Check the filter: " + strings.Join(bad, ", ") + " (times as 2025-03-14T15:09 UTC, or RFC 3339)."
 		code = http.StatusBadRequest
 	} else {
-		events, err := a.s.Store.ListEvents(r.Context(), f)
+		events, err := a.s.Inbox.ListEvents(r.Context(), f)
 		if err != nil {
 			a.storeError(w, r, err, "events")
 			return
@@ -235,12 +222,12 @@ type eventData struct {
 
 func (a *admin) event(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ev, err := a.s.Store.Event(ctx, r.PathValue("id"))
+	ev, err := a.s.Inbox.Event(ctx, r.PathValue("id"))
 	if err != nil {
 		a.storeError(w, r, err, "event")
 		return
 	}
-	attempts, err := a.s.Store.Attempts(ctx, ev.ID)
+	attempts, err := a.s.Inbox.Attempts(ctx, ev.ID)
 	if err != nil {
 		a.storeError(w, r, err, "attempts")
 		return
@@ -282,7 +269,7 @@ func (a *admin) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	back := "/events/" + url.PathEscape(id)
-	err := a.s.Store.Replay(r.Context(), id)
+	err := a.s.Inbox.Replay(r.Context(), id)
 	switch {
 	case errors.Is(err, voicehook.ErrInProgress):
 		http.Redirect(w, r, back+"?msg=in_progress", http.StatusSeeOther)
@@ -306,7 +293,7 @@ type deadData struct {
 func (a *admin) dead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	before := q.Get("before")
-	events, err := a.s.Store.ListEvents(r.Context(), voicehook.EventFilter{Status: voicehook.EventDead, BeforeID: before, Limit: pageSize})
+	events, err := a.s.Inbox.ListEvents(r.Context(), voicehook.EventFilter{Status: voicehook.EventDead, BeforeID: before, Limit: pageSize})
 	if err != nil {
 		a.storeError(w, r, err, "events")
 		return
@@ -333,7 +320,7 @@ func (a *admin) replayAll(w http.ResponseWriter, r *http.Request) {
 	}
 	done, skipped := 0, 0
 	for _, id := range ids {
-		err := a.s.Store.Replay(r.Context(), id)
+		err := a.s.Inbox.Replay(r.Context(), id)
 		switch {
 		case err == nil:
 			done++
@@ -359,7 +346,7 @@ func (a *admin) replayAll(w http.ResponseWriter, r *http.Request) {
 
 type jobsData struct {
 	Status, Segment string
-	Statuses        []string
+	Statuses        []voicehook.JobStatus
 	Jobs            []voicehook.Job
 	Limit           int
 	Err             string
@@ -369,15 +356,15 @@ const jobsLimit = 100
 
 func (a *admin) jobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := jobsData{Status: q.Get("status"), Segment: q.Get("segment"), Statuses: jobStatuses, Limit: jobsLimit}
+	d := jobsData{Status: q.Get("status"), Segment: q.Get("segment"), Statuses: voicehook.JobStatuses, Limit: jobsLimit}
 	if d.Segment == "" {
 		d.Segment = q.Get("segment_id")
 	}
 	code := http.StatusOK
-	if d.Status != "" && !slices.Contains(jobStatuses, d.Status) {
+	if d.Status != "" && !voicehook.JobStatus(d.Status).Valid() {
 		d.Err, code = "Check the filter: status.", http.StatusBadRequest
 	} else {
-		jobs, err := a.s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: d.Status, SegmentID: d.Segment, Limit: jobsLimit})
+		jobs, err := a.s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: voicehook.JobStatus(d.Status), SegmentID: d.Segment, Limit: jobsLimit})
 		if err != nil {
 			a.storeError(w, r, err, "jobs")
 			return
@@ -409,7 +396,7 @@ func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err, "jobs")
 		return
 	}
-	events, err := a.s.Store.ListEvents(ctx, voicehook.EventFilter{SegmentID: seg.ID, Limit: segmentEvents})
+	events, err := a.s.Inbox.ListEvents(ctx, voicehook.EventFilter{SegmentID: seg.ID, Limit: segmentEvents})
 	if err != nil {
 		a.storeError(w, r, err, "events")
 		return

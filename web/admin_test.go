@@ -97,9 +97,17 @@ func (f *fakeStore) Replay(ctx context.Context, id string) error {
 
 func (f *fakeStore) Ping(ctx context.Context) error { return nil }
 
+func (f *fakeStore) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
+	panic("the admin pages ingest nothing")
+}
+
+func (f *fakeStore) PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	panic("the admin pages purge nothing")
+}
+
 func (f *fakeStore) Overview(ctx context.Context, now time.Time) (voicehook.Overview, error) {
-	return voicehook.Overview{At: now, LastHour: map[string]int{"succeeded": 4, "dead": 1}, LastDay: map[string]int{"succeeded": 40, "dead": 2},
-		Received: 3, Dead: 2, ProcessingJobs: 1, OldestReceivedID: "evt_3", OldestReceivedAt: now.Add(-3 * time.Minute)}, nil
+	return voicehook.Overview{At: now, LastHour: map[voicehook.EventStatus]int{"succeeded": 4, "dead": 1}, LastDay: map[voicehook.EventStatus]int{"succeeded": 40, "dead": 2},
+		Received: 3, Dead: 2, OldestReceivedID: "evt_3", OldestReceivedAt: now.Add(-3 * time.Minute)}, nil
 }
 
 // fakeRecords serves one job and its segment.
@@ -141,18 +149,21 @@ func (fakeRecords) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook
 	return voicehook.Job{}, voicehook.ErrNotFound
 }
 
-func (fakeRecords) CompleteJob(ctx context.Context, job voicehook.Job, audio voicehook.StoredAudio, at time.Time) error {
+func (fakeRecords) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.JobEnd) error {
 	return nil
 }
 
-func (fakeRecords) FailJob(ctx context.Context, job voicehook.Job, reason string, at time.Time) error {
-	return nil
+func (r fakeRecords) CountJobs(ctx context.Context, status voicehook.JobStatus, upTo int) (int, error) {
+	jobs, err := r.ListJobs(ctx, voicehook.JobFilter{Status: status})
+	return min(len(jobs), upTo), err
 }
+
+func (fakeRecords) Check(ctx context.Context) error { return nil }
 
 const scriptPayload = `{"type":"post_call_transcription","data":{"note":"<script>document.title='pwned'</script>","n":1}}`
 
 func newFakeStore() *fakeStore {
-	ev := func(id, status, segment, errText string, payload string) voicehook.Event {
+	ev := func(id string, status voicehook.EventStatus, segment, errText string, payload string) voicehook.Event {
 		return voicehook.Event{ID: id, Service: voicehook.ServiceElevenLabs, Endpoint: WebhookPath, Type: "speech.completed",
 			SegmentID: segment, Status: status, RawPayload: []byte(payload), ReceivedAt: testNow.Add(-time.Minute),
 			ErrorDetails: errText, Headers: map[string]string{"Content-Type": "application/json", "User-Agent": "<b>agent</b>"}}
@@ -186,7 +197,7 @@ func newTestServer(t *testing.T, token, publicURL string) *testServer {
 	t.Helper()
 	ts := &testServer{store: newFakeStore()}
 	ts.srv = &Server{
-		Store: ts.store, Records: fakeRecords{}, Wake: func() { ts.woken++ }, Metrics: metrics.New(),
+		Inbox: ts.store, Records: fakeRecords{}, Wake: func() { ts.woken++ }, Metrics: metrics.New(),
 		AdminToken: token, PublicURL: publicURL, Clock: fixedClock{}, Tokens: NewTokens([]byte("0123456789abcdef")),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

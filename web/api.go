@@ -66,7 +66,7 @@ func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: q.Get("status"), SegmentID: q.Get("segment_id"), Limit: limit})
+	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: voicehook.JobStatus(q.Get("status")), SegmentID: q.Get("segment_id"), Limit: limit})
 	if err != nil {
 		s.writeStoreError(w, err, "jobs")
 		return
@@ -102,7 +102,7 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	f := voicehook.EventFilter{Status: q.Get("status"), SegmentID: q.Get("segment_id"), Type: q.Get("type"), Limit: limit, BeforeID: q.Get("before")}
+	f := voicehook.EventFilter{Status: voicehook.EventStatus(q.Get("status")), SegmentID: q.Get("segment_id"), Type: q.Get("type"), Limit: limit, BeforeID: q.Get("before")}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
@@ -113,7 +113,7 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 			*dst = t
 		}
 	}
-	events, err := s.Store.ListEvents(r.Context(), f)
+	events, err := s.Inbox.ListEvents(r.Context(), f)
 	if err != nil {
 		s.writeStoreError(w, err, "events")
 		return
@@ -133,12 +133,12 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) {
-	ev, err := s.Store.Event(r.Context(), r.PathValue("id"))
+	ev, err := s.Inbox.Event(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeStoreError(w, err, "event")
 		return
 	}
-	attempts, err := s.Store.Attempts(r.Context(), ev.ID)
+	attempts, err := s.Inbox.Attempts(r.Context(), ev.ID)
 	if err != nil {
 		s.writeStoreError(w, err, "attempts")
 		return
@@ -150,7 +150,7 @@ func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.Store.Replay(r.Context(), id); err != nil {
+	if err := s.Inbox.Replay(r.Context(), id); err != nil {
 		s.writeStoreError(w, err, "event")
 		return
 	}

@@ -90,7 +90,7 @@ func benchIngest(b *testing.B, db *sqlstore.DB, senders int) {
 		Verifier:     &elevenlabs.Verifier{Secrets: []string{benchSecret}},
 		Tokens:       web.NewTokens([]byte("bench-callback-key")),
 		Ingest:       w.Submit,
-		Store:        db,
+		Inbox:        db,
 		Records:      db,
 		Wake:         func() {},
 		Metrics:      metrics.New(),

@@ -19,23 +19,15 @@ import (
 	"github.com/voicehook/voicehook/internal/metrics"
 )
 
-// Store is what the HTTP layer reads from and asks of the event store.
-type Store interface {
-	Event(ctx context.Context, id string) (voicehook.Event, error)
-	ListEvents(ctx context.Context, f voicehook.EventFilter) ([]voicehook.Event, error)
-	Attempts(ctx context.Context, eventID string) ([]voicehook.Attempt, error)
-	Replay(ctx context.Context, id string) error
-	Ping(ctx context.Context) error
-}
-
 // Server holds the HTTP handlers' dependencies.
 type Server struct {
 	Verifier *elevenlabs.Verifier
 	Tokens   *Tokens
 	// Ingest stores one verified delivery durably (through the group
 	// commit writer) and says what became of it.
-	Ingest  func(ctx context.Context, ev voicehook.NewEvent) voicehook.IngestResult
-	Store   Store
+	Ingest func(ctx context.Context, ev voicehook.NewEvent) voicehook.IngestResult
+	// Inbox serves the events' reads, replays and overview.
+	Inbox   voicehook.Inbox
 	Records voicehook.Records
 	// Wake tells the queue that events wait (after a replay).
 	Wake func()
@@ -84,7 +76,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
+	if err := s.Inbox.Ping(ctx); err != nil {
 		s.Logger.Warn("not ready", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": "store not ready"})
 		return

@@ -33,8 +33,8 @@ type app struct {
 	log     *slog.Logger
 	db      *sqlstore.DB
 	writer  *groupcommit.Writer[voicehook.NewEvent, voicehook.IngestResult]
-	queue   *process.Queue
-	records voicehook.Records
+	queue   *sqlstore.Queue
+	records recordsBackend
 	http    *http.Server
 	ln      net.Listener
 	unlock  func()
@@ -118,12 +118,14 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	}
 	a.records = records
 	m := metrics.New()
-	m.WatchStore(a.db.Overview) // queue depth, oldest unprocessed age, … computed at scrape time
+	m.WatchStore(a.db.Overview, records.processing) // queue depth, oldest unprocessed age, … computed at scrape time
 	proc := &process.Processor{
-		Store:   a.db,
-		Records: records,
-		Storage: storage,
-		Fetcher: &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout},
+		Claims:   a.db,
+		Resolver: records.resolver,
+		Records:  records,
+		Mirror:   records.mirror,
+		Storage:  storage,
+		Fetcher:  &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout},
 		Studio: &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey,
 			HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
 		Grace:         cfg.JobMatchGrace,
@@ -133,7 +135,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Logger:        a.log,
 		Metrics:       m,
 	}
-	a.queue, err = process.NewQueue(a.db.RiverDriver(), a.db, proc, process.QueueConfig{
+	a.queue, err = a.db.NewQueue(proc, sqlstore.QueueConfig{
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 		JobTimeout: cfg.JobTimeout, PollInterval: pollInterval(cfg), Logger: a.log,
 	})
@@ -151,7 +153,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Verifier:     &elevenlabs.Verifier{Secrets: cfg.secrets(), Clock: clock},
 		Tokens:       web.NewTokens([]byte(callbackKey)),
 		Ingest:       a.writer.Submit,
-		Store:        a.db,
+		Inbox:        a.db,
 		Records:      records,
 		Wake:         a.queue.Wake,
 		Media:        local.Handler(cfg.Storage != "local"),
@@ -213,7 +215,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	// After the workers: what the records still hold (Airtable's event
 	// mirrors) is written within what is left of the bound.
-	if err := closeRecords(sctx, a.records); err != nil {
+	if err := a.records.close(sctx); err != nil {
 		a.log.Warn("closing records", "err", err)
 	}
 	a.closeStore()
@@ -245,9 +247,9 @@ func (a *app) startRetention(ctx context.Context) (stop func()) {
 }
 
 func (a *app) closeStore() {
-	if a.records != nil {
+	if a.records.close != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = closeRecords(ctx, a.records) // a no-op if run closed them
+		_ = a.records.close(ctx) // a no-op if run closed them
 		cancel()
 	}
 	if err := a.db.Close(); err != nil {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/airtable"
 	"github.com/voicehook/voicehook/disk"
+	"github.com/voicehook/voicehook/internal/metrics"
 	"github.com/voicehook/voicehook/internal/sqlstore"
 	"github.com/voicehook/voicehook/nca"
+	"github.com/voicehook/voicehook/process"
 	"github.com/voicehook/voicehook/s3"
 )
 
@@ -63,27 +66,43 @@ func ncaStage(local *disk.Storage) func(context.Context, voicehook.AudioObject) 
 	}
 }
 
+// recordsBackend is the system of record --records names, and the parts it
+// plays beside the store.
+type recordsBackend struct {
+	voicehook.Records
+	// resolver ends the attempts that resolve a job: the store itself when
+	// it holds the records (one transaction), else claim, move and record
+	// in steps.
+	resolver voicehook.Resolver
+	// mirror keeps a copy of the events (Airtable), or is nil.
+	mirror voicehook.EventMirror
+	// processing counts the jobs still processing for the metrics, or is
+	// nil where a count costs the records' rate limit.
+	processing metrics.CountFunc
+	// close sends what the records still hold (Airtable's batched writes
+	// and event mirrors waiting to catch up), within ctx.
+	close func(ctx context.Context) error
+}
+
 // buildRecords picks the system of record --records names. The Airtable
-// records run a batcher and a mirror catch-up loop: close them with
-// closeRecords after the workers have stopped.
-func buildRecords(cfg config, db *sqlstore.DB, log *slog.Logger) (voicehook.Records, error) {
+// records run a batcher and a mirror catch-up loop: close them after the
+// workers have stopped.
+func buildRecords(cfg config, db *sqlstore.DB, log *slog.Logger) (recordsBackend, error) {
 	switch cfg.Records {
 	case "sql":
-		return db, nil
+		return recordsBackend{Records: db, resolver: db, close: func(context.Context) error { return nil },
+			processing: func(ctx context.Context) (int, error) {
+				return db.CountJobs(ctx, voicehook.JobProcessing, math.MaxInt32)
+			}}, nil
 	case "airtable":
 		ac := cfg.Airtable
 		ac.Logger = log.With("component", "airtable")
-		return airtable.New(ac)
+		at, err := airtable.New(ac)
+		if err != nil {
+			return recordsBackend{}, err
+		}
+		return recordsBackend{Records: at, resolver: process.StepResolver{Claims: db, Records: at}, mirror: at, close: at.Close}, nil
 	default:
-		return nil, fmt.Errorf("--records %s is not available in this build", cfg.Records)
+		return recordsBackend{}, fmt.Errorf("--records %s is not available in this build", cfg.Records)
 	}
-}
-
-// closeRecords sends what the records still hold (Airtable's batched
-// writes and event mirrors waiting to catch up), within ctx.
-func closeRecords(ctx context.Context, r voicehook.Records) error {
-	if c, ok := r.(interface{ Close(context.Context) error }); ok {
-		return c.Close(ctx)
-	}
-	return nil
 }

@@ -161,10 +161,8 @@ func (d *doctor) storageChecks() []doctorCheck {
 		if err != nil {
 			return "", trimPkg(err, cfg.Storage, "disk")
 		}
-		if c, isChecker := st.(voicehook.Checker); isChecker {
-			if err := c.Check(ctx); err != nil {
-				return "", trimPkg(err, cfg.Storage, "disk")
-			}
+		if err := st.Check(ctx); err != nil {
+			return "", trimPkg(err, cfg.Storage, "disk")
 		}
 		return ok, nil
 	}}}

@@ -68,12 +68,17 @@ type OverviewFunc func(ctx context.Context, now time.Time) (voicehook.Overview, 
 // ScrapeTimeout bounds the store queries of one scrape.
 const ScrapeTimeout = 2 * time.Second
 
+// CountFunc counts the jobs still processing.
+type CountFunc func(ctx context.Context) (int, error)
+
 // WatchStore registers the metrics computed from the store when Prometheus
 // scrapes: the queue depth, the age of the oldest unprocessed event, the dead
-// events, the jobs still processing and the processing attempts recorded.
-// They count every replica's work, since the store is shared.
-func (m *Metrics) WatchStore(overview OverviewFunc) {
-	m.Registry.MustRegister(&storeCollector{overview: overview, now: time.Now, timeout: ScrapeTimeout})
+// events, the processing attempts recorded and, when processing is not nil,
+// the jobs still processing. They count every replica's work, since the
+// store is shared. (processing is nil for records kept in Airtable, whose
+// rate limit a scrape must not spend.)
+func (m *Metrics) WatchStore(overview OverviewFunc, processing CountFunc) {
+	m.Registry.MustRegister(&storeCollector{overview: overview, processing: processing, now: time.Now, timeout: ScrapeTimeout})
 }
 
 var (
@@ -94,9 +99,10 @@ var (
 // storeCollector queries the store on every scrape, within a short timeout,
 // so the numbers are current and shared by every replica.
 type storeCollector struct {
-	overview OverviewFunc
-	now      func() time.Time
-	timeout  time.Duration
+	overview   OverviewFunc
+	processing CountFunc
+	now        func() time.Time
+	timeout    time.Duration
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -119,6 +125,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(o.Received))
 	ch <- prometheus.MustNewConstMetric(oldestAgeDesc, prometheus.GaugeValue, o.OldestAge().Seconds())
 	ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(o.Dead))
-	ch <- prometheus.MustNewConstMetric(processingJobsDesc, prometheus.GaugeValue, float64(o.ProcessingJobs))
 	ch <- prometheus.MustNewConstMetric(attemptsDesc, prometheus.CounterValue, float64(o.Attempts))
+	if c.processing != nil {
+		if n, err := c.processing(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(processingJobsDesc, prometheus.GaugeValue, float64(n))
+		}
+	}
 }

@@ -42,9 +42,10 @@ func storeValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
 func TestStoreCollector(t *testing.T) {
 	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 	cases := []struct {
-		name     string
-		overview OverviewFunc
-		want     map[string]float64
+		name       string
+		overview   OverviewFunc
+		processing CountFunc
+		want       map[string]float64
 	}{
 		{
 			name: "store answers",
@@ -55,9 +56,10 @@ func TestStoreCollector(t *testing.T) {
 				if _, ok := ctx.Deadline(); !ok {
 					t.Error("overview called without a deadline")
 				}
-				return voicehook.Overview{At: at, Received: 7, Dead: 3, ProcessingJobs: 5, Attempts: 42,
+				return voicehook.Overview{At: at, Received: 7, Dead: 3, Attempts: 42,
 					OldestReceivedID: "evt_1", OldestReceivedAt: at.Add(-90 * time.Second)}, nil
 			},
+			processing: func(ctx context.Context) (int, error) { return 5, nil },
 			want: map[string]float64{
 				"voicehook_store_up": 1, "voicehook_queue_depth": 7, "voicehook_oldest_unprocessed_age_seconds": 90,
 				"voicehook_events_dead": 3, "voicehook_jobs_processing": 5, "voicehook_attempts_total": 42,
@@ -68,9 +70,20 @@ func TestStoreCollector(t *testing.T) {
 			overview: func(ctx context.Context, at time.Time) (voicehook.Overview, error) {
 				return voicehook.Overview{At: at}, nil
 			},
+			processing: func(ctx context.Context) (int, error) { return 0, nil },
 			want: map[string]float64{
 				"voicehook_store_up": 1, "voicehook_queue_depth": 0, "voicehook_oldest_unprocessed_age_seconds": 0,
 				"voicehook_events_dead": 0, "voicehook_jobs_processing": 0, "voicehook_attempts_total": 0,
+			},
+		},
+		{
+			name: "records kept elsewhere: no jobs count",
+			overview: func(ctx context.Context, at time.Time) (voicehook.Overview, error) {
+				return voicehook.Overview{At: at, Received: 2}, nil
+			},
+			want: map[string]float64{
+				"voicehook_store_up": 1, "voicehook_queue_depth": 2, "voicehook_oldest_unprocessed_age_seconds": 0,
+				"voicehook_events_dead": 0, "voicehook_attempts_total": 0,
 			},
 		},
 		{
@@ -92,7 +105,7 @@ func TestStoreCollector(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(&storeCollector{overview: c.overview, now: func() time.Time { return now }, timeout: 50 * time.Millisecond})
+			reg.MustRegister(&storeCollector{overview: c.overview, processing: c.processing, now: func() time.Time { return now }, timeout: 50 * time.Millisecond})
 			start := time.Now()
 			got := storeValues(t, reg)
 			if d := time.Since(start); d > 2*time.Second {
@@ -111,7 +124,7 @@ func TestNewWithStore(t *testing.T) {
 	m := New()
 	m.WatchStore(func(ctx context.Context, at time.Time) (voicehook.Overview, error) {
 		return voicehook.Overview{At: at, Received: 1, OldestReceivedAt: at.Add(-time.Second)}, nil
-	})
+	}, nil)
 	m.Deliveries.WithLabelValues("accepted").Inc()
 	got := storeValues(t, m.Registry)
 	if got["voicehook_queue_depth"] != 1 || got["voicehook_oldest_unprocessed_age_seconds"] < 1 || got["voicehook_store_up"] != 1 {

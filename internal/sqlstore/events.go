@@ -14,19 +14,11 @@ import (
 const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
 	received_at, status, error_details, related_job, attempts, updated_at`
 
-// Event reads one event.
+// Event reads one event from the reader, which sees every write committed
+// before the call (the Reader's promise, see Config): processing reads its
+// event here too.
 func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
-	return db.event(ctx, db.r, id)
-}
-
-// EventForUpdate reads one event as processing needs it: with every write
-// committed before the call (the Reader's promise, see Config).
-func (db *DB) EventForUpdate(ctx context.Context, id string) (voicehook.Event, error) {
-	return db.event(ctx, db.r, id)
-}
-
-func (db *DB) event(ctx context.Context, pool *sql.DB, id string) (voicehook.Event, error) {
-	ev, err := scanEvent(pool.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id))
+	ev, err := scanEvent(db.r.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return voicehook.Event{}, fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
 	}

@@ -11,11 +11,10 @@ import (
 )
 
 // Overview counts what an operator looks at first: the events of the last
-// hour and day by status, the events waiting and dead, the jobs still
-// processing, the attempts made and the oldest event still waiting. Every
+// hour and day by status, the events waiting and dead, the attempts made and the oldest event still waiting. Every
 // query runs on the reader and, but for the attempts count, on an index.
 func (db *DB) Overview(ctx context.Context, now time.Time) (voicehook.Overview, error) {
-	o := voicehook.Overview{At: now.UTC(), LastHour: map[string]int{}, LastDay: map[string]int{}}
+	o := voicehook.Overview{At: now.UTC(), LastHour: map[voicehook.EventStatus]int{}, LastDay: map[voicehook.EventStatus]int{}}
 	hour, day := micros(now.Add(-time.Hour)), micros(now.Add(-24*time.Hour))
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT status, COUNT(*), COUNT(CASE WHEN received_at >= ? THEN 1 END)
 		FROM voicehook_events WHERE received_at >= ? GROUP BY status`), hour, day)
@@ -23,7 +22,7 @@ func (db *DB) Overview(ctx context.Context, now time.Time) (voicehook.Overview, 
 		return o, unavailable(fmt.Errorf("counting recent events: %w", err))
 	}
 	for rows.Next() {
-		var status string
+		var status voicehook.EventStatus
 		var inDay, inHour int
 		if err := rows.Scan(&status, &inDay, &inHour); err != nil {
 			rows.Close()
@@ -46,7 +45,6 @@ func (db *DB) Overview(ctx context.Context, now time.Time) (voicehook.Overview, 
 	}{
 		{"SELECT COUNT(*) FROM voicehook_events WHERE status = ?", []any{voicehook.EventReceived}, &o.Received},
 		{"SELECT COUNT(*) FROM voicehook_events WHERE status = ?", []any{voicehook.EventDead}, &o.Dead},
-		{"SELECT COUNT(*) FROM voicehook_jobs WHERE status = ?", []any{voicehook.JobProcessing}, &o.ProcessingJobs},
 		{"SELECT COUNT(*) FROM voicehook_attempts", nil, &o.Attempts},
 	} {
 		if err := db.r.QueryRowContext(ctx, db.q(c.query), c.args...).Scan(c.dst); err != nil {

@@ -9,20 +9,22 @@ import (
 	"github.com/voicehook/voicehook"
 )
 
-// RecordAttempt appends one processing attempt to an event's history and
-// counts it.
-func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt) error {
-	return db.FinishAttempt(ctx, a, nil)
+// DB keeps the claims of voicehook.Claims and resolves jobs in one
+// transaction (voicehook.Resolver) when it also holds the records.
+var (
+	_ voicehook.Claims   = (*DB)(nil)
+	_ voicehook.Resolver = (*DB)(nil)
+)
+
+// RecordAttempt appends one processing attempt to an event's history and,
+// when fin is not nil, records the event's new state, in one transaction: a
+// crash leaves either both or neither, so the history never shows an outcome
+// the event does not have.
+func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.recordAttempt(ctx, tx, a, fin) })
 }
 
-// FinishAttempt records an attempt and, when fin is not nil, the event's new
-// state, in one transaction: a crash leaves either both or neither, so the
-// history never shows an outcome the event does not have.
-func (db *DB) FinishAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishAttempt(ctx, tx, a, fin) })
-}
-
-func (db *DB) finishAttempt(ctx context.Context, tx *sql.Tx, a voicehook.Attempt, fin *voicehook.EventFinish) error {
+func (db *DB) recordAttempt(ctx context.Context, tx *sql.Tx, a voicehook.Attempt, fin *voicehook.EventFinish) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, db.q("SELECT attempts FROM voicehook_events WHERE id = ?"), a.EventID).Scan(&n); err != nil {
 		return fmt.Errorf("recording attempt: %w", err)
@@ -62,12 +64,8 @@ func (db *DB) Attempts(ctx context.Context, eventID string) ([]voicehook.Attempt
 	return out, rows.Err()
 }
 
-// FinishEvent writes an event's state after a processing step. Empty fields
+// finishEvent writes an event's state after a processing step. Empty fields
 // of f other than Status keep their stored value.
-func (db *DB) FinishEvent(ctx context.Context, id string, f voicehook.EventFinish) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishEvent(ctx, tx, id, f) })
-}
-
 func (db *DB) finishEvent(ctx context.Context, tx *sql.Tx, id string, f voicehook.EventFinish) error {
 	_, err := tx.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?,
 		error_details = CASE WHEN ? = '' THEN error_details ELSE ? END,
@@ -97,61 +95,10 @@ func (db *DB) Replay(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 1 {
 		return nil
 	}
-	if _, err := db.EventForUpdate(ctx, id); err != nil {
+	if _, err := db.Event(ctx, id); err != nil {
 		return err
 	}
 	return fmt.Errorf("replaying event %s: %w", id, voicehook.ErrInProgress)
-}
-
-// EnqueuePending hands up to limit committed events that have no queue job
-// yet to insert, inside one transaction that also marks them enqueued: either
-// both happen or neither, so every stored event gets exactly one queue job
-// per (re)play. It returns how many it enqueued.
-func (db *DB) EnqueuePending(ctx context.Context, limit int, insert func(ctx context.Context, tx *sql.Tx, ids []string) error) (int, error) {
-	var ids []string
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
-		query := "SELECT id FROM voicehook_events WHERE enqueued = 0 ORDER BY received_at LIMIT ?"
-		if db.cfg.Dialect == Postgres {
-			// Replicas enqueue concurrently; each takes rows the others
-			// have not locked.
-			query += " FOR UPDATE SKIP LOCKED"
-		}
-		rows, err := tx.QueryContext(ctx, db.q(query), limit)
-		if err != nil {
-			return fmt.Errorf("selecting events to enqueue: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("selecting events to enqueue: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("selecting events to enqueue: %w", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if err := insert(ctx, tx, ids); err != nil {
-			return fmt.Errorf("inserting queue jobs: %w", err)
-		}
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		_, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET enqueued = 1 WHERE id IN ("+placeholders(len(ids))+")"), args...)
-		if err != nil {
-			return fmt.Errorf("marking events enqueued: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return len(ids), nil
 }
 
 // ClaimJob records that eventID resolves jobID. The first event to claim a

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -125,94 +124,83 @@ func first(jobs []voicehook.Job) voicehook.Job {
 	return jobs[0]
 }
 
-// CompleteJob moves a processing job to completed and its segment to
-// voiceover_ready, in one transaction; a finished job is left as it is.
-func (db *DB) CompleteJob(ctx context.Context, job voicehook.Job, audio voicehook.StoredAudio, at time.Time) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishJob(ctx, tx, completeJob(job, audio, at)) })
+// FinishJob moves a processing job to end.Status and its segment to match,
+// in one transaction; a finished job is left as it is.
+func (db *DB) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.JobEnd) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishJob(ctx, tx, job, end) })
 }
 
-// FailJob moves a processing job to failed and its segment to
-// voiceover_failed, in one transaction; a finished job is left as it is.
-func (db *DB) FailJob(ctx context.Context, job voicehook.Job, reason string, at time.Time) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishJob(ctx, tx, failJob(job, reason, at)) })
-}
-
-// ClaimAndCompleteJob ends a processing attempt that resolves a job, in one
-// transaction: it claims job for eventID as ClaimJob does; when the event
-// owns the claim, completes the job as CompleteJob does; then records the
-// attempt and the event's new state that end returns for the claim's owner,
-// as FinishAttempt does. One commit instead of three, and the claim, the
-// job's move and the event's outcome are never seen apart. end may be nil
-// (nothing recorded). It returns the claim's owner.
-func (db *DB) ClaimAndCompleteJob(ctx context.Context, job voicehook.Job, eventID string, audio voicehook.StoredAudio, at time.Time,
-	end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
-	return db.claimAndFinish(ctx, job, eventID, completeJob(job, audio, at), end)
-}
-
-// ClaimAndFailJob is ClaimAndCompleteJob for FailJob.
-func (db *DB) ClaimAndFailJob(ctx context.Context, job voicehook.Job, eventID, reason string, at time.Time,
-	end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
-	return db.claimAndFinish(ctx, job, eventID, failJob(job, reason, at), end)
-}
-
-func (db *DB) claimAndFinish(ctx context.Context, job voicehook.Job, eventID string, m jobMove,
-	end func(owner string) (voicehook.Attempt, voicehook.EventFinish)) (string, error) {
+// Resolve ends a processing attempt that resolves a job, in one
+// transaction: it claims the job as ClaimJob does; when the event owns the
+// claim, finishes the job as FinishJob does; then records the attempt and the
+// event's end r.Outcome gives for the owner, as RecordAttempt does. One
+// commit instead of three, and the claim, the job's move and the event's
+// outcome are never seen apart.
+func (db *DB) Resolve(ctx context.Context, r voicehook.Resolution) (string, error) {
 	var owner string
 	err := db.withTx(ctx, func(tx *sql.Tx) (err error) {
-		if owner, err = db.claimJob(ctx, tx, job.ID, eventID); err != nil {
+		if owner, err = db.claimJob(ctx, tx, r.Job.ID, r.EventID); err != nil {
 			return err
 		}
-		if owner == eventID {
-			if err := db.finishJob(ctx, tx, m); err != nil {
+		if owner == r.EventID {
+			if err := db.finishJob(ctx, tx, r.Job, r.End); err != nil {
 				return err
 			}
 		}
-		if end == nil {
-			return nil
-		}
-		a, fin := end(owner)
-		return db.finishAttempt(ctx, tx, a, &fin)
+		a, fin := r.Outcome(owner)
+		return db.recordAttempt(ctx, tx, a, &fin)
 	})
 	return owner, err
 }
 
-// jobMove is the two updates that finish a job and its segment.
-type jobMove struct {
-	job, segment         string
-	jobSQL, segSQL       string
-	jobArgs, segmentArgs []any
-}
-
-func completeJob(job voicehook.Job, audio voicehook.StoredAudio, at time.Time) jobMove {
-	return jobMove{job: job.ID, segment: job.SegmentID,
-		jobSQL:      "UPDATE voicehook_jobs SET status = ?, completed_at = ? WHERE id = ? AND status = ?",
-		jobArgs:     []any{voicehook.JobCompleted, micros(at), job.ID, voicehook.JobProcessing},
-		segSQL:      `UPDATE voicehook_segments SET status = ?, voiceover = ?, sha256 = ?, bytes = ?, duration_ms = ?, updated_at = ? WHERE id = ?`,
-		segmentArgs: []any{voicehook.SegmentVoiceoverReady, audio.URL, audio.SHA256, audio.Bytes, audio.DurationMS, micros(at), job.SegmentID}}
-}
-
-func failJob(job voicehook.Job, reason string, at time.Time) jobMove {
-	return jobMove{job: job.ID, segment: job.SegmentID,
-		jobSQL:      "UPDATE voicehook_jobs SET status = ?, error_details = ?, failed_at = ? WHERE id = ? AND status = ?",
-		jobArgs:     []any{voicehook.JobFailed, reason, micros(at), job.ID, voicehook.JobProcessing},
-		segSQL:      `UPDATE voicehook_segments SET status = ?, updated_at = ? WHERE id = ?`,
-		segmentArgs: []any{voicehook.SegmentVoiceoverFailed, micros(at), job.SegmentID}}
-}
-
-// finishJob applies m in tx; a job no longer processing is left as it is.
-func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, m jobMove) error {
-	res, err := tx.ExecContext(ctx, db.q(m.jobSQL), m.jobArgs...)
+// finishJob applies end in tx: the job first, conditionally on it still
+// processing, then its segment only if the job moved.
+func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, job voicehook.Job, end voicehook.JobEnd) error {
+	var res sql.Result
+	var err error
+	at := micros(end.At)
+	switch end.Status {
+	case voicehook.JobCompleted:
+		res, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_jobs SET status = ?, completed_at = ? WHERE id = ? AND status = ?"),
+			end.Status, at, job.ID, voicehook.JobProcessing)
+	case voicehook.JobFailed:
+		res, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_jobs SET status = ?, error_details = ?, failed_at = ? WHERE id = ? AND status = ?"),
+			end.Status, end.Reason, at, job.ID, voicehook.JobProcessing)
+	default:
+		return fmt.Errorf("finishing job %s: %q is not a final status", job.ID, end.Status)
+	}
 	if err != nil {
-		return fmt.Errorf("updating job %s: %w", m.job, err)
+		return fmt.Errorf("updating job %s: %w", job.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // already finished: never moved back
 	}
-	if _, err := tx.ExecContext(ctx, db.q(m.segSQL), m.segmentArgs...); err != nil {
-		return fmt.Errorf("updating segment %s: %w", m.segment, err)
+	seg := end.Status.SegmentStatus()
+	if end.Status == voicehook.JobCompleted {
+		a := end.Audio
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE voicehook_segments SET status = ?, voiceover = ?, sha256 = ?, bytes = ?, duration_ms = ?, updated_at = ? WHERE id = ?`),
+			seg, a.URL, a.SHA256, a.Bytes, a.DurationMS, at, job.SegmentID)
+	} else {
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE voicehook_segments SET status = ?, updated_at = ? WHERE id = ?`), seg, at, job.SegmentID)
+	}
+	if err != nil {
+		return fmt.Errorf("updating segment %s: %w", job.SegmentID, err)
 	}
 	return nil
 }
+
+// CountJobs counts the jobs in status, up to upTo.
+func (db *DB) CountJobs(ctx context.Context, status voicehook.JobStatus, upTo int) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM (SELECT 1 FROM voicehook_jobs WHERE status = ? LIMIT ?) AS j"), status, upTo).Scan(&n)
+	if err != nil {
+		return 0, unavailable(fmt.Errorf("counting jobs: %w", err))
+	}
+	return n, nil
+}
+
+// Check checks that the store answers (voicehook doctor).
+func (db *DB) Check(ctx context.Context) error { return db.Ping(ctx) }
 
 func (db *DB) queryJobs(ctx context.Context, pool *sql.DB, query string, args ...any) ([]voicehook.Job, error) {
 	return queryAll(ctx, pool, db.q(query), scanJob, args...)

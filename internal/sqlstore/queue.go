@@ -1,4 +1,10 @@
-package process
+package sqlstore
+
+// The queue lives in the store's database: River's tables sit beside the
+// events, so the enqueuer can mark events enqueued and insert their queue
+// jobs in one transaction. Every committed event thus gets exactly one queue
+// job per (re)play, and the slow queue insert stays out of the
+// acknowledgement path (the ingest writer only wakes the enqueuer).
 
 import (
 	"context"
@@ -9,8 +15,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/voicehook/voicehook"
 )
 
 // Args is the queue job that processes one stored event.
@@ -20,11 +27,6 @@ type Args struct {
 
 // Kind names the job in River's tables.
 func (Args) Kind() string { return "voicehook.process_event" }
-
-// Inbox is what the queue needs of the store: pending events to enqueue.
-type Inbox interface {
-	EnqueuePending(ctx context.Context, limit int, insert func(ctx context.Context, tx *sql.Tx, ids []string) error) (int, error)
-}
 
 // QueueConfig tunes the queue.
 type QueueConfig struct {
@@ -46,19 +48,19 @@ type QueueConfig struct {
 }
 
 // Queue runs the events through River: the enqueuer turns committed events
-// into queue jobs, and River's workers run the Processor with retries,
+// into queue jobs, and River's workers run the processor with retries,
 // backoff and rescue of jobs whose process died.
 type Queue struct {
 	client *river.Client[*sql.Tx]
-	inbox  Inbox
+	db     *DB
 	cfg    QueueConfig
 	wake   chan struct{}
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
-// NewQueue builds the River client; Start runs it.
-func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, cfg QueueConfig) (*Queue, error) {
+// NewQueue builds the River client over the store's writer; Start runs it.
+func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, error) {
 	cfg.Workers = max(cfg.Workers, 1)
 	cfg.MaxAttempts = max(cfg.MaxAttempts, 1)
 	if cfg.RetryBase <= 0 {
@@ -80,7 +82,7 @@ func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, 
 	if err := river.AddWorkerSafely(workers, &worker{proc: proc}); err != nil {
 		return nil, fmt.Errorf("registering worker: %w", err)
 	}
-	client, err := river.NewClient(driver, &river.Config{
+	client, err := river.NewClient(db.cfg.River, &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:              workers,
 		MaxAttempts:          cfg.MaxAttempts,
@@ -100,7 +102,7 @@ func NewQueue(driver riverdriver.Driver[*sql.Tx], inbox Inbox, proc *Processor, 
 	if err != nil {
 		return nil, fmt.Errorf("creating queue client: %w", err)
 	}
-	return &Queue{client: client, inbox: inbox, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
+	return &Queue{client: client, db: db, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
 
 // Start runs the workers and the enqueuer. Its first sweep enqueues every
@@ -152,7 +154,7 @@ func (q *Queue) enqueuer(ctx context.Context) {
 		case <-tick.C:
 		}
 		for {
-			n, err := q.inbox.EnqueuePending(ctx, enqueueBatch, q.insert)
+			n, err := q.enqueuePending(ctx, enqueueBatch)
 			if err != nil {
 				if ctx.Err() == nil {
 					q.cfg.Logger.Warn("enqueueing events; will retry", "err", err)
@@ -166,23 +168,69 @@ func (q *Queue) enqueuer(ctx context.Context) {
 	}
 }
 
-func (q *Queue) insert(ctx context.Context, tx *sql.Tx, ids []string) error {
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: Args{EventID: id}}
+// enqueuePending inserts a queue job for up to limit committed events that
+// have none yet, in one transaction that also marks them enqueued: either
+// both happen or neither. It returns how many it enqueued.
+func (q *Queue) enqueuePending(ctx context.Context, limit int) (int, error) {
+	db := q.db
+	var ids []string
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		query := "SELECT id FROM voicehook_events WHERE enqueued = 0 ORDER BY received_at LIMIT ?"
+		if db.cfg.Dialect == Postgres {
+			// Replicas enqueue concurrently; each takes rows the others
+			// have not locked.
+			query += " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := tx.QueryContext(ctx, db.q(query), limit)
+		if err != nil {
+			return fmt.Errorf("selecting events to enqueue: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("selecting events to enqueue: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("selecting events to enqueue: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		params := make([]river.InsertManyParams, len(ids))
+		for i, id := range ids {
+			params[i] = river.InsertManyParams{Args: Args{EventID: id}}
+		}
+		if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("inserting queue jobs: %w", err)
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		_, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_events SET enqueued = 1 WHERE id IN ("+placeholders(len(ids))+")"), args...)
+		if err != nil {
+			return fmt.Errorf("marking events enqueued: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	_, err := q.client.InsertManyFastTx(ctx, tx, params)
-	return err
+	return len(ids), nil
 }
 
-// worker adapts the Processor to River.
+// worker adapts the processor to River.
 type worker struct {
 	river.WorkerDefaults[Args]
-	proc *Processor
+	proc voicehook.EventProcessor
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	res := w.proc.Process(ctx, Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+	res := w.proc.Process(ctx, voicehook.Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
 	switch {
 	case res.Wait > 0:
 		return river.JobSnooze(res.Wait)
