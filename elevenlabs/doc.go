@@ -4,5 +4,5 @@
 // audio from the ElevenLabs API.
 //
 // Facts about the wire formats were checked against the official ElevenLabs
-// SDKs (see BRIEF.md); comments cite them where they matter.
+// SDKs; comments cite them where they matter.
 package elevenlabs

@@ -7,7 +7,7 @@
 // idle server commits a lone request at once. Each caller is released only
 // after the commit that held its item, and sees that commit's result for its
 // own item. Measured on SQLite this is the fastest durable shape (see
-// ../../BENCHMARKS.md and shared/PERFORMANCE-NOTES.md).
+// BENCHMARKS.md at the repository's root).
 package groupcommit
 
 import (

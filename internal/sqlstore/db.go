@@ -224,9 +224,9 @@ func (db *DB) txTurn(ctx context.Context, high bool, fn func(tx *sql.Tx) error) 
 
 type scanner interface{ Scan(dest ...any) error }
 
-// queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, pool *sql.DB, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
-	rows, err := pool.QueryContext(ctx, query, args...)
+// readAll runs a query on the reader and scans every row with scan.
+func readAll[T any](ctx context.Context, db *DB, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("querying: %w", err))
 	}

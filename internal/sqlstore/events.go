@@ -57,7 +57,7 @@ func (db *DB) ListEvents(ctx context.Context, f voicehook.EventFilter) ([]voiceh
 		limit = 100
 	}
 	query += " ORDER BY received_at DESC, id DESC LIMIT ?"
-	return queryAll(ctx, db.r, db.q(query), scanEvent, append(args, limit)...)
+	return readAll(ctx, db, query, scanEvent, append(args, limit)...)
 }
 
 // CountEvents counts events by status, received at or after since.

@@ -88,16 +88,17 @@ func (db *DB) ListJobs(ctx context.Context, f voicehook.JobFilter) ([]voicehook.
 		limit = 100
 	}
 	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	return db.queryJobs(ctx, db.r, query, append(args, limit)...)
+	return db.queryJobs(ctx, query, append(args, limit)...)
 }
 
 // FindJob finds the voiceover job of a segment or, failing that, of one of
 // the sender's ids, preferring a job still processing. It reads from the
-// writer: a worker must see a job created a moment ago.
+// reader, which sees every commit made before the call (see Config.Reader):
+// a worker sees a job created a moment ago.
 func (db *DB) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job, error) {
 	order := " ORDER BY CASE WHEN status = 'processing' THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1"
 	if q.SegmentID != "" {
-		jobs, err := db.queryJobs(ctx, db.r, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND segment_id = ?"+order,
+		jobs, err := db.queryJobs(ctx, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND segment_id = ?"+order,
 			voicehook.JobTypeVoiceover, q.SegmentID)
 		if err != nil || len(jobs) > 0 {
 			return first(jobs), err
@@ -108,7 +109,7 @@ func (db *DB) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job,
 		for _, id := range q.ExternalIDs {
 			args = append(args, id)
 		}
-		jobs, err := db.queryJobs(ctx, db.r, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND external_id <> '' AND external_id IN ("+
+		jobs, err := db.queryJobs(ctx, "SELECT "+jobColumns+" FROM voicehook_jobs WHERE type = ? AND external_id <> '' AND external_id IN ("+
 			placeholders(len(q.ExternalIDs))+")"+order, args...)
 		if err != nil || len(jobs) > 0 {
 			return first(jobs), err
@@ -202,8 +203,8 @@ func (db *DB) CountJobs(ctx context.Context, status voicehook.JobStatus, upTo in
 // Check checks that the store answers (voicehook doctor).
 func (db *DB) Check(ctx context.Context) error { return db.Ping(ctx) }
 
-func (db *DB) queryJobs(ctx context.Context, pool *sql.DB, query string, args ...any) ([]voicehook.Job, error) {
-	return queryAll(ctx, pool, db.q(query), scanJob, args...)
+func (db *DB) queryJobs(ctx context.Context, query string, args ...any) ([]voicehook.Job, error) {
+	return readAll(ctx, db, query, scanJob, args...)
 }
 
 func scanJob(s scanner) (voicehook.Job, error) {

@@ -1,0 +1,322 @@
+package process_test
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/internal/audiotest"
+	"github.com/voicehook/voicehook/process"
+	"github.com/voicehook/voicehook/voicehooktest"
+)
+
+const grace = 10 * time.Minute
+
+// bundle is one test's processor and the fakes behind it.
+type bundle struct {
+	p       *process.Processor
+	store   *memStore
+	storage *memStorage
+	clock   *voicehooktest.Clock
+}
+
+// setup builds a processor over fakes. oneStep resolves jobs as the SQL
+// store does (one transaction); otherwise through process.StepResolver, as
+// with records kept in Airtable. Every decision must come out the same.
+func setup(t *testing.T, oneStep bool) bundle {
+	t.Helper()
+	b := bundle{store: newMemStore(), storage: &memStorage{}, clock: voicehooktest.NewClock()}
+	var resolver voicehook.Resolver = process.StepResolver{Claims: b.store, Records: b.store}
+	if oneStep {
+		resolver = b.store
+	}
+	b.p = &process.Processor{
+		Claims: b.store, Resolver: resolver, Records: b.store, Storage: b.storage,
+		Grace: grace, MaxAudioBytes: 10 << 20, TempDir: t.TempDir(), Clock: b.clock,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	return b
+}
+
+func (b bundle) addEvent(id, payload string, received time.Time, status voicehook.EventStatus) {
+	b.store.events[id] = voicehook.Event{ID: id, SegmentID: "seg_1", RawPayload: []byte(payload), ReceivedAt: received, Status: status}
+}
+
+func (b bundle) addJob(status voicehook.JobStatus, finished time.Time) {
+	j := voicehook.Job{ID: "job_1", SegmentID: "seg_1", Type: voicehook.JobTypeVoiceover, Status: status}
+	switch status {
+	case voicehook.JobCompleted:
+		j.Timestamps.Completed = &finished
+	case voicehook.JobFailed:
+		j.Timestamps.Failed = &finished
+	}
+	b.store.jobs[j.ID] = j
+	b.store.segments["seg_1"] = voicehook.Segment{ID: "seg_1", Status: status.SegmentStatus()}
+}
+
+// Payloads in the forms ElevenLabs and the seed send.
+var (
+	inlineAudio = `{"type":"post_call_audio","event_timestamp":1700000000,"data":{"conversation_id":"conv_1","full_audio":"` +
+		base64.StdEncoding.EncodeToString(audiotest.MP3(time.Second)) + `"}}`
+	notAudio = `{"type":"post_call_audio","event_timestamp":1700000000,"data":{"conversation_id":"conv_1","full_audio":"` +
+		base64.StdEncoding.EncodeToString([]byte("this is not audio at all, just words")) + `"}}`
+	callbackFailed = `{"status":"failed","error":{"message":"voice quota exceeded"}}`
+	progress       = `{"status":"processing"}`
+	otherType      = `{"type":"post_call_transcription","event_timestamp":1700000000,"data":{"conversation_id":"conv_1"}}`
+	malformed      = `{"status":`
+)
+
+// result is what one attempt left behind.
+type result struct {
+	Wait, Retry bool
+	Event       voicehook.EventStatus
+	Details     string
+	RelatedJob  string
+	Attempts    []voicehook.AttemptOutcome
+	Job         voicehook.JobStatus
+	Segment     voicehook.SegmentStatus
+	Stored      int
+}
+
+func TestProcessDecisions(t *testing.T) {
+	t.Parallel()
+	const ev = "evt_1"
+	cases := []struct {
+		name    string
+		arrange func(b bundle)
+		run     voicehook.Run
+		want    result
+	}{{
+		name: "completed callback stores the audio and completes job and segment",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventSucceeded, RelatedJob: "job_1", Attempts: []voicehook.AttemptOutcome{voicehook.AttemptSucceeded},
+			Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady, Stored: 1},
+	}, {
+		name: "no job yet within the grace: waits without failing",
+		arrange: func(b bundle) {
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Minute), voicehook.EventReceived)
+		},
+		want: result{Wait: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptWaiting}},
+	}, {
+		name: "no job when the grace is over: the event fails",
+		arrange: func(b bundle) {
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-grace-time.Second), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventFailed,
+			Details:  `no matching voiceover job for segment "seg_1" or ids [conv_1] after waiting 10m0s (--job-match-grace)`,
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed}},
+	}, {
+		name: "late event for a job another event finished: ignored, nothing moves",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobCompleted, b.clock.Now())
+			b.store.claims["job_1"] = "evt_other"
+			b.addEvent(ev, callbackFailed, b.clock.Now().Add(-time.Minute), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, RelatedJob: "job_1",
+			Details:  "job job_1 is already completed; a late or repeated event changes nothing",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady},
+	}, {
+		name: "only an older finished job within the grace: waits for the new one",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobCompleted, b.clock.Now().Add(-5*time.Minute))
+			b.store.claims["job_1"] = "evt_other"
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Minute), voicehook.EventReceived)
+		},
+		want: result{Wait: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptWaiting},
+			Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady},
+	}, {
+		name: "this event finished the job before a crash: the event catches up",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobCompleted, b.clock.Now())
+			b.store.claims["job_1"] = ev
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Minute), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventSucceeded, RelatedJob: "job_1", Attempts: []voicehook.AttemptOutcome{voicehook.AttemptSucceeded},
+			Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady},
+	}, {
+		name: "lost claim: another event resolves the job",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.store.claims["job_1"] = "evt_other"
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, RelatedJob: "job_1", Details: "job job_1 is resolved by event evt_other",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending, Stored: 1},
+	}, {
+		name: "failure callback fails job and segment with the sender's message",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, callbackFailed, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventFailed, RelatedJob: "job_1", Details: "voice quota exceeded",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed}, Job: voicehook.JobFailed, Segment: voicehook.SegmentVoiceoverFailed},
+	}, {
+		name: "audio that is not audio is a permanent error: fails at once",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, notAudio, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventFailed, RelatedJob: "job_1", Details: "<permanent>",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed}, Job: voicehook.JobFailed, Segment: voicehook.SegmentVoiceoverFailed},
+	}, {
+		name: "storage down is transient: retried, nothing moves",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.storage.err = errStorageDown
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		run:  voicehook.Run{Attempt: 1, MaxAttempts: 3},
+		want: result{Retry: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptRetry}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "transient failure on the last attempt: the event is dead, the job keeps processing",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.storage.err = errStorageDown
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		run: voicehook.Run{Attempt: 3, MaxAttempts: 3},
+		want: result{Event: voicehook.EventDead, RelatedJob: "job_1", Details: "gave up after 3 attempts: storing audio: storage unavailable",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptDead}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "the claim cannot be written: retried",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.store.failResolve = voicehook.ErrUnavailable
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Second), voicehook.EventReceived)
+		},
+		want: result{Retry: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptRetry},
+			Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending, Stored: 1},
+	}, {
+		name: "replay raced a finished event: nothing to do, no attempt",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobCompleted, b.clock.Now())
+			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-time.Minute), voicehook.EventSucceeded)
+		},
+		want: result{Event: voicehook.EventSucceeded, Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady},
+	}, {
+		name: "progress changes nothing",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, progress, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, Details: "progress: processing (nothing changes)",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "another event type is recorded and ignored",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, otherType, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, Details: "<ignored>", Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored},
+			Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "a malformed payload fails the event, not the job",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, malformed, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventFailed, Details: "<malformed>", Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed},
+			Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name:    "a queued event missing from the store is dropped",
+		arrange: func(b bundle) {},
+		want:    result{},
+	}}
+	for _, c := range cases {
+		for _, oneStep := range []bool{true, false} {
+			name := c.name + "/steps"
+			if oneStep {
+				name = c.name + "/one step"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, oneStep)
+				c.arrange(b)
+				run := c.run
+				run.EventID = ev
+				if run.MaxAttempts == 0 {
+					run.Attempt, run.MaxAttempts = 1, 10
+				}
+				res := b.p.Process(context.Background(), run)
+				got := b.result(ev, res)
+				// Details whose exact text another package owns are
+				// checked for presence only.
+				if c.want.Details != "" && c.want.Details[0] == '<' && got.Details != "" {
+					got.Details = c.want.Details
+				}
+				if diff := cmp.Diff(c.want, got); diff != "" {
+					t.Errorf("after one attempt (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+func (b bundle) result(id string, res voicehook.RunResult) result {
+	r := result{Wait: res.Wait > 0, Retry: res.Retry != nil}
+	if ev, ok := b.store.events[id]; ok {
+		r.Event, r.Details, r.RelatedJob = ev.Status, ev.ErrorDetails, ev.RelatedJob
+	}
+	for _, a := range b.store.attempts[id] {
+		r.Attempts = append(r.Attempts, a.Outcome)
+	}
+	r.Job = b.store.jobs["job_1"].Status
+	r.Segment = b.store.segments["seg_1"].Status
+	r.Stored = len(b.storage.puts)
+	return r
+}
+
+// TestWaitBacksOff checks the wait before looking for the job again: a
+// quarter of the time waited so far, at least 1s, at most 30s, never past
+// the grace.
+func TestWaitBacksOff(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		waited, want time.Duration
+	}{
+		{0, time.Second}, {2 * time.Second, time.Second}, {8 * time.Second, 2 * time.Second},
+		{time.Minute, 15 * time.Second}, {5 * time.Minute, 30 * time.Second}, {grace - 10*time.Second, 10 * time.Second},
+	} {
+		b := setup(t, true)
+		b.addEvent("evt_1", inlineAudio, b.clock.Now().Add(-c.waited), voicehook.EventReceived)
+		res := b.p.Process(context.Background(), voicehook.Run{EventID: "evt_1", Attempt: 1, MaxAttempts: 10})
+		if res.Wait != c.want {
+			t.Errorf("after waiting %s: wait %s, want %s", c.waited, res.Wait, c.want)
+		}
+	}
+}
+
+// TestRetryAfterStorageRecovers runs one event twice: storage fails, then
+// recovers; the job completes once, with one object stored.
+func TestRetryAfterStorageRecovers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	b.addJob(voicehook.JobProcessing, time.Time{})
+	b.addEvent("evt_1", inlineAudio, b.clock.Now(), voicehook.EventReceived)
+	b.storage.err = errStorageDown
+	if res := b.p.Process(context.Background(), voicehook.Run{EventID: "evt_1", Attempt: 1, MaxAttempts: 5}); res.Retry == nil {
+		t.Fatalf("first attempt: %+v, want a retry", res)
+	}
+	b.storage.err = nil
+	b.clock.Advance(2 * time.Second)
+	if res := b.p.Process(context.Background(), voicehook.Run{EventID: "evt_1", Attempt: 2, MaxAttempts: 5}); res.Retry != nil || res.Wait != 0 {
+		t.Fatalf("second attempt: %+v, want done", res)
+	}
+	want := result{Event: voicehook.EventSucceeded, RelatedJob: "job_1",
+		Attempts: []voicehook.AttemptOutcome{voicehook.AttemptRetry, voicehook.AttemptSucceeded},
+		Job:      voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady, Stored: 1}
+	if diff := cmp.Diff(want, b.result("evt_1", voicehook.RunResult{})); diff != "" {
+		t.Errorf("after the retry (-want +got):\n%s", diff)
+	}
+	if got := b.store.segments["seg_1"].Voiceover; got != "https://media.test/"+b.storage.puts[0].Key {
+		t.Errorf("segment voiceover = %q", got)
+	}
+}
