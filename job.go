@@ -12,6 +12,8 @@ type Job struct {
 	ErrorDetails string     `json:"error_details,omitempty"`
 	Timestamps   Timestamps `json:"timestamps"`
 	CallbackURL  string     `json:"callback_url,omitempty"`
+	// Generation is set on jobs voicehook generated.
+	Generation *GenerationInfo `json:"generation,omitempty"`
 }
 
 // Segment is one scene or chapter whose voiceover a job produces.
@@ -30,6 +32,8 @@ type NewJob struct {
 	SegmentID  string
 	Type       string
 	ExternalID string
+	// Script, if set, makes voicehook generate the voiceover.
+	Script *Script
 }
 
 // JobQuery finds the job an event belongs to: by segment, or by the id the

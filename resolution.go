@@ -10,8 +10,10 @@ import (
 type JobEnd struct {
 	Status JobStatus // JobCompleted or JobFailed
 	Audio  StoredAudio
-	Reason string
-	At     time.Time
+	// Captions is the URL of the captions of a generated voiceover.
+	Captions string
+	Reason   string
+	At       time.Time
 }
 
 // Completed is the end of a job whose audio is stored.
