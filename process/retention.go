@@ -8,7 +8,6 @@ import (
 	"github.com/voicehook/voicehook"
 )
 
-
 // Retention deletes finished events (with their attempt history) once they
 // have not changed for Keep. Events still waiting or in processing are
 // never deleted. Jobs and segments are kept: they are the record.

@@ -11,20 +11,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 // fakePurger has `left` old events and deletes up to limit per call,
 // failing on call failAt (1-based) when set.
 type fakePurger struct {
 	voicehook.Inbox // only PurgeEvents is called
-	left    int
-	calls   []time.Time
-	failAt  int
-	limited []int
+	left            int
+	calls           []time.Time
+	failAt          int
+	limited         []int
 }
 
 func (f *fakePurger) PurgeEvents(_ context.Context, before time.Time, limit int) (int, error) {
@@ -59,7 +56,7 @@ func TestRetentionOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := &fakePurger{left: tt.left, failAt: tt.failAt}
-			r := &Retention{Store: p, Keep: 30 * 24 * time.Hour, Batch: 10, Clock: fixedClock(now), Logger: log}
+			r := &Retention{Store: p, Keep: 30 * 24 * time.Hour, Batch: 10, Clock: voicehooktest.NewClockAt(now), Logger: log}
 			if got := r.Once(context.Background()); got != tt.wantTotal {
 				t.Errorf("Once = %d, want %d", got, tt.wantTotal)
 			}
