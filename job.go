@@ -24,7 +24,14 @@ type Segment struct {
 	SHA256     string        `json:"sha256,omitempty"`
 	Bytes      int64         `json:"bytes,omitempty"`
 	DurationMS int64         `json:"duration_ms,omitempty"`
-	UpdatedAt  time.Time     `json:"updated_at"`
+	// Captions is the URL of the voiceover's WebVTT captions, when
+	// voicehook generated it.
+	Captions  string    `json:"captions,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Script and VoiceID are read from the user's Airtable base when it
+	// names the fields (--airtable-field-script, --airtable-field-voice-id).
+	Script  string `json:"-"`
+	VoiceID string `json:"-"`
 }
 
 // NewJob is the request to create a job (POST /api/jobs).

@@ -14,7 +14,7 @@ type fakeClock struct{ t time.Time }
 
 func (c fakeClock) Now() time.Time { return c.t }
 
-// The official SDKs' test vectors (see BRIEF.md).
+// The official SDKs' test vectors.
 var signatureVectors = []struct {
 	secret, body, want string
 }{

@@ -59,6 +59,7 @@ func Start(apiKey string) *Emulator {
 	// Same paths without a method: anything but POST gets 405.
 	mux.HandleFunc("/v1/studio/projects/{project}/snapshots/{snapshot}/stream", methodNotAllowed)
 	mux.HandleFunc("/v1/studio/projects/{project}/chapters/{chapter}/snapshots/{snapshot}/stream", methodNotAllowed)
+	e.routeStudioCreate(mux) // POST /v1/studio/projects, in studio_create.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "Not Found")
 	})
