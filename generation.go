@@ -137,6 +137,9 @@ type Generations interface {
 	// transaction.
 	AddGeneration(ctx context.Context, job Job, script Script) error
 	Generation(ctx context.Context, jobID string) (Generation, error)
+	// SegmentGeneration returns the newest stored generation of a segment
+	// (ErrNotFound if there is none): where its captions come from.
+	SegmentGeneration(ctx context.Context, segmentID string) (Generation, error)
 	// SequenceBefore returns the generation at the position just before
 	// seq in its group (ErrNotFound if there is none).
 	SequenceBefore(ctx context.Context, seq Sequence) (Generation, error)

@@ -52,6 +52,9 @@ var audioTypes = map[string]string{
 	".wav":  "audio/wav",
 	".ogg":  "audio/ogg",
 	".flac": "audio/flac",
+	// Captions of generated voiceovers, stored beside their audio.
+	".vtt": "text/vtt; charset=utf-8",
+	".srt": "application/x-subrip; charset=utf-8",
 }
 
 // ContentTypeOf gives the media type of a stored key by its extension.

@@ -78,6 +78,8 @@ type Fields struct {
 	SegmentDurationMS string // optional
 	SegmentSHA256     string // optional
 	SegmentBytes      string // optional
+	SegmentScript     string // optional: the text a generation job speaks
+	SegmentVoiceID    string // optional: the voice it speaks with
 	// Webhook Events
 	EventID           string
 	EventService      string

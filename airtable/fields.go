@@ -81,6 +81,11 @@ var fieldSpecs = []fieldSpec{
 		types: []string{typeText, typeLongText}, optional: true, usage: "Segments: optional text field for the audio's SHA-256; empty: not written"},
 	{table: tableSegments, flag: "bytes", ptr: func(f *Fields) *string { return &f.SegmentBytes },
 		types: []string{typeNumber}, optional: true, usage: "Segments: optional number field for the audio's size in bytes; empty: not written"},
+	{table: tableSegments, flag: "script", ptr: func(f *Fields) *string { return &f.SegmentScript },
+		types: []string{typeLongText, typeText}, optional: true,
+		usage: `Segments: optional text field holding the segment's script; a job created without text is generated from it (POST /api/jobs {"segment_id":"rec…"})`},
+	{table: tableSegments, flag: "voice-id", ptr: func(f *Fields) *string { return &f.SegmentVoiceID },
+		types: []string{typeText, typeLongText}, optional: true, usage: "Segments: optional text field holding the ElevenLabs voice id the script is spoken with"},
 
 	{table: tableEvents, flag: "event-id", def: "Event ID", ptr: func(f *Fields) *string { return &f.EventID },
 		types: []string{typeText, typeLongText}, usage: "Webhook Events: voicehook's event id"},

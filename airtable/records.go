@@ -66,7 +66,8 @@ func (r *Records) jobFields() []string {
 
 func (r *Records) segmentFields() []string {
 	f := r.cfg.Fields
-	return nonEmpty(f.SegmentStatus, f.SegmentVoiceover, f.SegmentJobs, f.SegmentDurationMS, f.SegmentSHA256, f.SegmentBytes)
+	return nonEmpty(f.SegmentStatus, f.SegmentVoiceover, f.SegmentJobs, f.SegmentDurationMS, f.SegmentSHA256, f.SegmentBytes,
+		f.SegmentScript, f.SegmentVoiceID)
 }
 
 func nonEmpty(names ...string) []string {
@@ -145,6 +146,8 @@ func (r *Records) segmentFrom(rec Record) voicehook.Segment {
 		SHA256:     str(rec, f.SegmentSHA256),
 		Bytes:      num(rec, f.SegmentBytes),
 		DurationMS: num(rec, f.SegmentDurationMS),
+		Script:     str(rec, f.SegmentScript),
+		VoiceID:    str(rec, f.SegmentVoiceID),
 	}
 	if s.Status == "" {
 		s.Status = voicehook.SegmentPending

@@ -10,14 +10,15 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/voicehook/voicehook"
 )
 
 // Cue is one caption: Text shown from Start to End, from the start of the
 // audio.
-type Cue struct {
-	Start, End time.Duration
-	Text       string
-}
+//
+// It is the domain's voicehook.Cue, which the store keeps.
+type Cue = voicehook.Cue
 
 // Words makes one cue per word of an alignment (the characters and their
 // start and end times in seconds, as ElevenLabs' with-timestamps endpoint

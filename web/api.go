@@ -14,11 +14,12 @@ type createJobRequest struct {
 	SegmentID  string `json:"segment_id"`
 	Type       string `json:"type"`
 	ExternalID string `json:"external_id"`
+	generationRequest
 }
 
 func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	var req createJobRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)) // a script of 200,000 characters fits
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
@@ -39,13 +40,33 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "type must be "+voicehook.JobTypeVoiceover)
 		return
 	}
-	job, err := s.Records.CreateJob(r.Context(), voicehook.NewJob{SegmentID: req.SegmentID, Type: req.Type, ExternalID: req.ExternalID})
+	script, code, err := s.script(r.Context(), req.SegmentID, req.generationRequest)
+	if err != nil && code == 0 {
+		s.writeStoreError(w, err, "segment")
+		return
+	}
+	if err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	job, err := s.Records.CreateJob(r.Context(), voicehook.NewJob{SegmentID: req.SegmentID, Type: req.Type, ExternalID: req.ExternalID, Script: script})
 	if err != nil {
 		s.writeStoreError(w, err, "job")
 		return
 	}
+	if script != nil {
+		if err := s.Generations.AddGeneration(r.Context(), job, *script); err != nil {
+			// The job exists but nothing will generate it: fail it rather
+			// than leave it processing forever.
+			if ferr := s.Records.FinishJob(r.Context(), job, voicehook.Failed("could not queue the generation: "+err.Error(), s.Clock.Now().UTC())); ferr != nil {
+				s.Logger.Error("failing a job whose generation could not be queued", "job_id", job.ID, "err", ferr)
+			}
+			s.writeStoreError(w, err, "generation")
+			return
+		}
+	}
 	job.CallbackURL = s.callbackURL(job.SegmentID)
-	s.Logger.Info("job created", "job_id", job.ID, "segment_id", job.SegmentID)
+	s.Logger.Info("job created", "job_id", job.ID, "segment_id", job.SegmentID, "generated", script != nil)
 	writeJSON(w, http.StatusCreated, job)
 }
 
@@ -56,6 +77,7 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job.CallbackURL = s.callbackURL(job.SegmentID)
+	s.withGeneration(r.Context(), &job)
 	writeJSON(w, http.StatusOK, job)
 }
 

@@ -29,6 +29,12 @@ type Server struct {
 	// Inbox serves the events' reads, replays and overview.
 	Inbox   voicehook.Inbox
 	Records voicehook.Records
+	// Generations, if set, lets POST /api/jobs take text that voicehook
+	// generates (it is nil without --elevenlabs-api-key).
+	Generations voicehook.Generations
+	// ScriptFromRecords: a job without text takes its segment's script
+	// from the records (Airtable with --airtable-field-script).
+	ScriptFromRecords bool
 	// Wake tells the queue that events wait (after a replay).
 	Wake func()
 	// Media serves stored audio under /media/.
@@ -54,6 +60,8 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/jobs", s.handleListJobs)
 	api("GET /api/jobs/{id}", s.handleGetJob)
 	api("GET /api/segments/{id}", s.handleGetSegment)
+	api("GET /api/segments/{id}/captions.vtt", s.handleCaptions("vtt"))
+	api("GET /api/segments/{id}/captions.srt", s.handleCaptions("srt"))
 	api("GET /api/events", s.handleListEvents)
 	api("GET /api/events/{id}", s.handleGetEvent)
 	api("POST /api/events/{id}/replay", s.handleReplay)

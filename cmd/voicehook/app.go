@@ -135,12 +135,31 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Logger:        a.log,
 		Metrics:       m,
 	}
-	a.queue, err = a.db.NewQueue(proc, sqlstore.QueueConfig{
+	qcfg := sqlstore.QueueConfig{
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 		JobTimeout: cfg.JobTimeout, PollInterval: pollInterval(cfg), Logger: a.log,
-	})
+	}
+	var gen *process.Generator
+	if cfg.ElevenLabsAPIKey != "" {
+		// Jobs with text are generated here; their turns run on a queue
+		// of their own, as wide as the ElevenLabs plan allows.
+		gen = &process.Generator{
+			Records: records, Storage: storage,
+			TTS:           &elevenlabs.TTS{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+			Limiter:       process.NewLimiter(cfg.ElevenLabsConc),
+			PartsDir:      filepath.Join(cfg.DataDir, "generations"),
+			MaxAudioBytes: int64(cfg.MaxAudioBytes), Clock: clock, Logger: a.log.With("component", "generation"), Metrics: m,
+		}
+		qcfg.Generator, qcfg.GenerationWorkers = gen, cfg.ElevenLabsConc
+	}
+	a.queue, err = a.db.NewQueue(proc, qcfg)
 	if err != nil {
 		return err
+	}
+	var generations voicehook.Generations
+	if gen != nil {
+		gen.Generations = a.queue.Generations()
+		generations = gen.Generations
 	}
 	a.writer = groupcommit.New(a.db.Ingest, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
 		Closed: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
@@ -150,19 +169,23 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		a.log.Warn("no --elevenlabs-secret: signed webhooks will be refused; only callback-token URLs are accepted")
 	}
 	srv := &web.Server{
-		Verifier:     &elevenlabs.Verifier{Secrets: cfg.secrets(), Clock: clock},
-		Tokens:       web.NewTokens([]byte(callbackKey)),
-		Ingest:       a.writer.Submit,
-		Inbox:        a.db,
-		Records:      records,
-		Wake:         a.queue.Wake,
-		Media:        local.Handler(cfg.Storage != "local"),
-		Metrics:      m,
-		AdminToken:   cfg.AdminToken,
-		PublicURL:    a.baseURL,
-		MaxBodyBytes: int64(cfg.MaxBodyBytes),
-		Clock:        clock,
-		Logger:       a.log,
+		Verifier:    &elevenlabs.Verifier{Secrets: cfg.secrets(), Clock: clock},
+		Tokens:      web.NewTokens([]byte(callbackKey)),
+		Ingest:      a.writer.Submit,
+		Inbox:       a.db,
+		Records:     records,
+		Generations: generations,
+		// A base whose segments hold their scripts needs only the
+		// segment id to generate.
+		ScriptFromRecords: cfg.Records == "airtable" && cfg.Airtable.Fields.SegmentScript != "",
+		Wake:              a.queue.Wake,
+		Media:             local.Handler(cfg.Storage != "local"),
+		Metrics:           m,
+		AdminToken:        cfg.AdminToken,
+		PublicURL:         a.baseURL,
+		MaxBodyBytes:      int64(cfg.MaxBodyBytes),
+		Clock:             clock,
+		Logger:            a.log,
 	}
 	a.http = &http.Server{
 		Handler:           srv.Handler(),

@@ -19,6 +19,7 @@ type config struct {
 	ElevenLabsSecret string
 	ElevenLabsAPIKey string
 	ElevenLabsAPIURL string
+	ElevenLabsConc   int
 	PublicURL        string
 	AdminToken       string
 	CallbackKey      string
@@ -70,8 +71,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./voicehook-data", "directory for the SQLite store, stored audio and temp files")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "empty: SQLite in the data dir; postgres://…: PostgreSQL shared by replicas")
 	fs.StringVar(&c.ElevenLabsSecret, "elevenlabs-secret", "", "webhook signing secret(s), comma-separated; every one is accepted (rotation)")
-	fs.StringVar(&c.ElevenLabsAPIKey, "elevenlabs-api-key", "", "ElevenLabs API key, to fetch Studio audio (xi-api-key)")
+	fs.StringVar(&c.ElevenLabsAPIKey, "elevenlabs-api-key", "", "ElevenLabs API key (xi-api-key): generates voiceovers for jobs with text, fetches Studio audio")
 	fs.StringVar(&c.ElevenLabsAPIURL, "elevenlabs-api-url", "https://api.elevenlabs.io", "ElevenLabs API base URL")
+	fs.IntVar(&c.ElevenLabsConc, "elevenlabs-concurrency", 2, "text-to-speech requests at once, per process (your plan's limit: Free 2, Starter 3, Creator 5, Pro 10, Scale/Business 15 for multilingual models)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "how others reach this server, for media and callback URLs (default http://localhost:<port>)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for /api and the admin pages; without it they answer loopback clients only")
 	fs.StringVar(&c.CallbackKey, "callback-key", "", "key for callback URL tokens (default: generated once and kept in the store)")
@@ -108,6 +110,9 @@ func (c *config) register(fs *flag.FlagSet) {
 
 func (c *config) validate() error {
 	var errs []string
+	if c.ElevenLabsConc < 1 {
+		errs = append(errs, fmt.Sprintf("--elevenlabs-concurrency %d: want 1 or more", c.ElevenLabsConc))
+	}
 	switch c.Records {
 	case "sql":
 	case "airtable":

@@ -30,6 +30,14 @@ type Metrics struct {
 	ProcessingSeconds prometheus.Histogram
 	// OutsideCalls counts calls to outside services by service and result.
 	OutsideCalls *prometheus.CounterVec
+	// Generations counts finished generations by outcome (completed,
+	// failed); GenerationCalls counts text-to-speech requests by result
+	// (ok, rate_limited, permanent_error, transient_error).
+	Generations, GenerationCalls *prometheus.CounterVec
+	// Characters counts the characters ElevenLabs billed.
+	Characters prometheus.Counter
+	// ElevenLabsSeconds is the time one text-to-speech request takes.
+	ElevenLabsSeconds prometheus.Histogram
 }
 
 // New builds the collectors on a fresh registry.
@@ -56,8 +64,22 @@ func New() *Metrics {
 		OutsideCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicehook_outside_calls_total", Help: "Calls to outside services by service and result.",
 		}, []string{"service", "result"}),
+		Generations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicehook_generations_total", Help: "Finished voiceover generations by outcome.",
+		}, []string{"outcome"}),
+		GenerationCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicehook_elevenlabs_tts_requests_total", Help: "Text-to-speech requests by result.",
+		}, []string{"result"}),
+		Characters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voicehook_elevenlabs_characters_total", Help: "Characters ElevenLabs billed for generated voiceovers.",
+		}),
+		ElevenLabsSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "voicehook_elevenlabs_tts_duration_seconds", Help: "Time one text-to-speech request takes.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
+		}),
 	}
 	m.Registry.MustRegister(m.Deliveries, m.Rejected, m.AckLatency, m.Outcomes, m.ProcessingSeconds, m.OutsideCalls,
+		m.Generations, m.GenerationCalls, m.Characters, m.ElevenLabsSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -28,9 +28,26 @@ type Args struct {
 // Kind names the job in River's tables.
 func (Args) Kind() string { return "voicehook.process_event" }
 
+// GenerateArgs is the queue job that generates one job's voiceover.
+type GenerateArgs struct {
+	JobID string `json:"job_id"`
+}
+
+// Kind names the job in River's tables.
+func (GenerateArgs) Kind() string { return "voicehook.generate" }
+
+// GenerationQueue is the River queue generations run on: its width is the
+// ElevenLabs concurrency, apart from event processing's.
+const GenerationQueue = "generation"
+
 // QueueConfig tunes the queue.
 type QueueConfig struct {
-	Workers     int
+	Workers int
+	// Generator, if set, runs generations on their own queue,
+	// GenerationWorkers wide (--elevenlabs-concurrency).
+	Generator         voicehook.Generator
+	GenerationWorkers int
+
 	MaxAttempts int
 	// RetryBase is the first retry delay; each retry doubles it, with
 	// jitter, up to RetryMax.
@@ -82,8 +99,15 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 	if err := river.AddWorkerSafely(workers, &worker{proc: proc}); err != nil {
 		return nil, fmt.Errorf("registering worker: %w", err)
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	if cfg.Generator != nil {
+		if err := river.AddWorkerSafely(workers, &generateWorker{gen: cfg.Generator}); err != nil {
+			return nil, fmt.Errorf("registering generation worker: %w", err)
+		}
+		queues[GenerationQueue] = river.QueueConfig{MaxWorkers: max(cfg.GenerationWorkers, 1)}
+	}
 	client, err := river.NewClient(db.cfg.River, &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues:               queues,
 		Workers:              workers,
 		MaxAttempts:          cfg.MaxAttempts,
 		RetryPolicy:          &retryPolicy{base: cfg.RetryBase, max: cfg.RetryMax},
@@ -230,7 +254,21 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	res := w.proc.Process(ctx, voicehook.Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+	return riverResult(w.proc.Process(ctx, voicehook.Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}))
+}
+
+// generateWorker adapts the generator to River.
+type generateWorker struct {
+	river.WorkerDefaults[GenerateArgs]
+	gen voicehook.Generator
+}
+
+func (w *generateWorker) Work(ctx context.Context, job *river.Job[GenerateArgs]) error {
+	return riverResult(w.gen.Generate(ctx, voicehook.GenerationRun{JobID: job.Args.JobID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}))
+}
+
+// riverResult turns a RunResult into what River expects of a worker.
+func riverResult(res voicehook.RunResult) error {
 	switch {
 	case res.Wait > 0:
 		return river.JobSnooze(res.Wait)

@@ -57,8 +57,8 @@ func (db *DB) Job(ctx context.Context, id string) (voicehook.Job, error) {
 func (db *DB) Segment(ctx context.Context, id string) (voicehook.Segment, error) {
 	var s voicehook.Segment
 	var updated int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, status, voiceover, sha256, bytes, duration_ms, updated_at
-		FROM voicehook_segments WHERE id = ?`), id).Scan(&s.ID, &s.Status, &s.Voiceover, &s.SHA256, &s.Bytes, &s.DurationMS, &updated)
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, status, voiceover, sha256, bytes, duration_ms, captions, updated_at
+		FROM voicehook_segments WHERE id = ?`), id).Scan(&s.ID, &s.Status, &s.Voiceover, &s.SHA256, &s.Bytes, &s.DurationMS, &s.Captions, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("segment %s: %w", id, voicehook.ErrNotFound)
 	}
@@ -179,8 +179,8 @@ func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, job voicehook.Job, end 
 	seg := end.Status.SegmentStatus()
 	if end.Status == voicehook.JobCompleted {
 		a := end.Audio
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE voicehook_segments SET status = ?, voiceover = ?, sha256 = ?, bytes = ?, duration_ms = ?, updated_at = ? WHERE id = ?`),
-			seg, a.URL, a.SHA256, a.Bytes, a.DurationMS, at, job.SegmentID)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE voicehook_segments SET status = ?, voiceover = ?, sha256 = ?, bytes = ?, duration_ms = ?, captions = ?, updated_at = ? WHERE id = ?`),
+			seg, a.URL, a.SHA256, a.Bytes, a.DurationMS, end.Captions, at, job.SegmentID)
 	} else {
 		_, err = tx.ExecContext(ctx, db.q(`UPDATE voicehook_segments SET status = ?, updated_at = ? WHERE id = ?`), seg, at, job.SegmentID)
 	}

@@ -10,8 +10,37 @@ func migrations(d Dialect) []Migration {
 	if d == Postgres {
 		blob = "BYTEA"
 	}
-	return []Migration{{Version: 1, SQL: strings.ReplaceAll(schemaV1, "{{BLOB}}", blob)}}
+	return []Migration{
+		{Version: 1, SQL: strings.ReplaceAll(schemaV1, "{{BLOB}}", blob)},
+		{Version: 2, SQL: schemaV2},
+	}
 }
+
+// schemaV2 adds generation: the state of the jobs voicehook generates
+// (kept here whatever keeps the records) and the segments' captions.
+const schemaV2 = `
+ALTER TABLE voicehook_segments ADD COLUMN captions TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE voicehook_generations (
+	job_id       TEXT PRIMARY KEY,
+	segment_id   TEXT NOT NULL,
+	script       TEXT NOT NULL,
+	seq_group    TEXT NOT NULL DEFAULT '',
+	seq_position INTEGER NOT NULL DEFAULT 0,
+	state        TEXT NOT NULL,
+	parts        TEXT NOT NULL DEFAULT '[]',
+	characters   INTEGER NOT NULL DEFAULT 0,
+	audio        TEXT NOT NULL DEFAULT '',
+	captions     TEXT NOT NULL DEFAULT '',
+	cues         TEXT NOT NULL DEFAULT '[]',
+	error        TEXT NOT NULL DEFAULT '',
+	created_at   BIGINT NOT NULL,
+	updated_at   BIGINT NOT NULL
+);
+CREATE INDEX voicehook_generations_sequence ON voicehook_generations (seq_group, seq_position);
+CREATE INDEX voicehook_generations_updated ON voicehook_generations (updated_at);
+CREATE INDEX voicehook_generations_segment ON voicehook_generations (segment_id, updated_at);
+`
 
 const schemaV1 = `
 CREATE TABLE voicehook_events (
