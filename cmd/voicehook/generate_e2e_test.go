@@ -298,3 +298,49 @@ func TestGenerateRejectsBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateSurvivesKill kills the real binary with SIGKILL while
+// ElevenLabs is answering, restarts it on the same data dir, and finds the
+// job completed, ElevenLabs having been asked at most once more.
+func TestGenerateSurvivesKill(t *testing.T) {
+	t.Parallel()
+	em := elevenlabstest.StartTTS(ttsKey)
+	t.Cleanup(em.Close)
+	em.SetDelay(5 * time.Second)
+	dir := t.TempDir()
+	args := []string{"--data-dir", dir, "--elevenlabs-api-key", ttsKey, "--elevenlabs-api-url", em.URL,
+		"--job-timeout", "2s", "--retry-base", "50ms", "--retry-max", "500ms"}
+	p := startServe(t, args...)
+	h := &harness{t: t, base: p.base}
+	const text = "A voiceover interrupted by a crash."
+	job := h.createGenerated(map[string]any{"segment_id": "scene-k", "text": text, "voice_id": "voice_a"})
+	deadline := time.Now().Add(20 * time.Second)
+	for em.InFlight() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the generation never reached ElevenLabs")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.kill()
+	em.SetDelay(0)
+
+	p = startServe(t, args...)
+	h.base = p.base
+	got := h.waitJob(job.ID, 60*time.Second)
+	if got.Status != "completed" {
+		t.Fatalf("after the restart the job is %+v", got)
+	}
+	calls, ok := 0, 0
+	for _, c := range em.Calls() {
+		if c.Text == text {
+			calls++
+			if c.Status == http.StatusOK {
+				ok++
+			}
+		}
+	}
+	if calls > 2 || ok != 1 {
+		t.Errorf("ElevenLabs saw %d calls (%d answered) for the job, want at most one extra and one answer", calls, ok)
+	}
+	p.stop(t)
+}
