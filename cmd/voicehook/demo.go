@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/voicehook/voicehook/elevenlabs"
+	"github.com/voicehook/voicehook/elevenlabs/elevenlabstest"
 	"github.com/voicehook/voicehook/internal/audiotest"
 )
 
@@ -62,9 +63,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	// The stand-in for ElevenLabs text to speech: real MP3 and an alignment.
+	tts := elevenlabstest.StartTTS("demo_api_key")
+	defer tts.Close()
+
 	var cfg config
 	cfg.register(newFlagSet("demo-serve", ""))
 	cfg.Addr, cfg.DataDir, cfg.ElevenLabsSecret = "127.0.0.1:0", dir, demoSecret
+	cfg.ElevenLabsAPIKey, cfg.ElevenLabsAPIURL = tts.APIKey, tts.URL
 	cfg.FetchAllowPriv = true // the stand-in audio source is on loopback
 	cfg.RetryBase = 200 * time.Millisecond
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -141,10 +147,59 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	say("   voiceover:  %s", seg.Voiceover)
 	say("   stored at:  %s", path)
 	say("   size:       %d bytes, duration %.2fs, sha256 %s", seg.Bytes, float64(seg.DurationMS)/1000, seg.SHA256)
+
+	if err := demoGenerate(ctx, base, say); err != nil {
+		return err
+	}
 	say("\nNext: run the real server with `go run ./cmd/voicehook serve --elevenlabs-secret <your wsec_… secret>`")
 	if *keep {
 		say("The demo's data dir is kept at %s", dir)
 	}
+	return nil
+}
+
+// demoGenerate shows the second way a job finishes: voicehook generates the
+// voiceover itself, with captions.
+func demoGenerate(ctx context.Context, base string, say func(string, ...any)) error {
+	const segment, text = "demo-segment-2", "Welcome to the demo. This voiceover was generated, stored and captioned by voicehook."
+	var job struct {
+		ID         string `json:"id"`
+		Status     string `json:"status"`
+		Generation *struct {
+			RequestID  string `json:"request_id"`
+			Characters int    `json:"characters"`
+		} `json:"generation"`
+	}
+	req := map[string]string{"segment_id": segment, "type": "voiceover_generation", "text": text, "voice_id": "demo_voice"}
+	if err := demoCall(ctx, http.MethodPost, base+"/api/jobs", nil, req, &job); err != nil {
+		return err
+	}
+	say("\n5. job %s created with text for segment %s: voicehook generates it (no webhook involved)", job.ID, segment)
+	deadline := time.Now().Add(30 * time.Second)
+	for job.Status == "processing" {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("generated job still processing after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := demoCall(ctx, http.MethodGet, base+"/api/jobs/"+job.ID, nil, nil, &job); err != nil {
+			return err
+		}
+	}
+	if job.Status != "completed" || job.Generation == nil {
+		return fmt.Errorf("generated job ended %s", job.Status)
+	}
+	var seg struct {
+		Voiceover  string `json:"voiceover"`
+		Captions   string `json:"captions"`
+		DurationMS int64  `json:"duration_ms"`
+	}
+	if err := demoCall(ctx, http.MethodGet, base+"/api/segments/"+segment, nil, nil, &seg); err != nil {
+		return err
+	}
+	say("6. job %s: %s — ElevenLabs request %s, %d characters", job.ID, job.Status, job.Generation.RequestID, job.Generation.Characters)
+	say("   voiceover:  %s (%.2fs)", seg.Voiceover, float64(seg.DurationMS)/1000)
+	say("   captions:   %s", seg.Captions)
+	say("               %s/api/segments/%s/captions.vtt and .srt", base, segment)
 	return nil
 }
 
