@@ -21,7 +21,7 @@ func TestOverview(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Overview of an empty store: %v", err)
 		}
-		want := voicehook.Overview{At: t0, LastHour: map[string]int{}, LastDay: map[string]int{}}
+		want := voicehook.Overview{At: t0, LastHour: map[voicehook.EventStatus]int{}, LastDay: map[voicehook.EventStatus]int{}}
 		if diff := cmp.Diff(want, empty); diff != "" {
 			t.Errorf("empty store (-want +got):\n%s", diff)
 		}
@@ -32,7 +32,7 @@ func TestOverview(t *testing.T) {
 		events := []struct {
 			id     string
 			ago    time.Duration
-			status string
+			status voicehook.EventStatus
 		}{
 			{"evt_day_ok", 2 * time.Hour, voicehook.EventSucceeded},
 			{"evt_hour_failed", 30 * time.Minute, voicehook.EventFailed},
@@ -50,17 +50,17 @@ func TestOverview(t *testing.T) {
 				finish(t, db, e.id, voicehook.EventFinish{Status: e.status})
 			}
 		}
+		// Every finish above recorded an attempt (7 of them); three more
+		// that leave their event as it is.
 		for _, id := range []string{"evt_day_ok", "evt_hour_failed", "evt_hour_failed"} {
-			if err := db.RecordAttempt(ctx, voicehook.Attempt{EventID: id, StartedAt: t0, FinishedAt: t0, Outcome: "x"}); err != nil {
+			if err := db.RecordAttempt(ctx, voicehook.Attempt{EventID: id, StartedAt: t0, FinishedAt: t0, Outcome: voicehook.AttemptRetry}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
+		// Jobs are not events: they change none of the counts.
 		done := createJob(t, db, "seg_a", voicehook.JobTypeVoiceover, "")
 		createJob(t, db, "seg_b", voicehook.JobTypeVoiceover, "")
-		createJob(t, db, "seg_c", voicehook.JobTypeVoiceover, "")
-		if err := db.CompleteJob(ctx, done, voicehook.StoredAudio{URL: "https://media.example/a.mp3"}, t0); err != nil {
-			t.Fatal(err)
-		}
+		finishJob(t, db, done, voicehook.Completed(voicehook.StoredAudio{URL: "https://media.example/a.mp3"}, t0))
 
 		got, err := db.Overview(ctx, t0)
 		if err != nil {
@@ -68,18 +68,17 @@ func TestOverview(t *testing.T) {
 		}
 		want = voicehook.Overview{
 			At: t0,
-			LastHour: map[string]int{
+			LastHour: map[voicehook.EventStatus]int{
 				voicehook.EventFailed: 1, voicehook.EventReceived: 1, voicehook.EventDead: 1,
 				voicehook.EventIgnored: 1, voicehook.EventSucceeded: 1,
 			},
-			LastDay: map[string]int{
+			LastDay: map[voicehook.EventStatus]int{
 				voicehook.EventFailed: 1, voicehook.EventReceived: 1, voicehook.EventDead: 1,
 				voicehook.EventIgnored: 1, voicehook.EventSucceeded: 2,
 			},
 			Received:         2,
 			Dead:             2,
-			ProcessingJobs:   2,
-			Attempts:         3,
+			Attempts:         10,
 			OldestReceivedID: "evt_old_waiting",
 			OldestReceivedAt: t0.Add(-25 * time.Hour),
 		}

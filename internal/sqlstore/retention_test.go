@@ -15,10 +15,10 @@ func TestPurgeEvents(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()
 		db, clock := s.setup(t)
-		finish := func(id, status string) {
+		finish := func(id string, status voicehook.EventStatus) {
 			t.Helper()
 			at := clock.Now()
-			err := db.FinishAttempt(ctx, voicehook.Attempt{EventID: id, StartedAt: at, FinishedAt: at, Outcome: status},
+			err := db.RecordAttempt(ctx, voicehook.Attempt{EventID: id, StartedAt: at, FinishedAt: at, Outcome: voicehook.OutcomeOf(status)},
 				&voicehook.EventFinish{Status: status})
 			if err != nil {
 				t.Fatalf("finishing %s: %v", id, err)
