@@ -83,7 +83,7 @@ func benchIngest(b *testing.B, db *sqlstore.DB, senders int) {
 		b.Fatal(err)
 	}
 	w := groupcommit.New(db.Ingest, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
-		Closed: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
+		Refused: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
 	})
 	defer w.Close()
 	srv := &web.Server{

@@ -162,8 +162,8 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		generations = gen.Generations
 	}
 	a.writer = groupcommit.New(a.db.Ingest, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
-		Closed: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
-		After:  func([]voicehook.NewEvent, []voicehook.IngestResult) { a.queue.Wake() },
+		Refused: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
+		After:   func([]voicehook.NewEvent, []voicehook.IngestResult) { a.queue.Wake() },
 	})
 	if len(cfg.secrets()) == 0 {
 		a.log.Warn("no --elevenlabs-secret: signed webhooks will be refused; only callback-token URLs are accepted")

@@ -37,7 +37,7 @@ func TestWriterFailedBatchFailsOnlyItsItems(t *testing.T) {
 			}
 		}
 		return out
-	}, Options[int, error]{MaxBatch: 64, Closed: func(err error) error { return err }})
+	}, Options[int, error]{MaxBatch: 64, Refused: func(err error) error { return err }})
 	defer w.Close()
 
 	submit := func(items []int) []error {

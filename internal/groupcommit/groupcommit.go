@@ -32,7 +32,7 @@ type request[T, R any] struct {
 // Writer runs Commit for batches of submitted items on one goroutine.
 type Writer[T, R any] struct {
 	commit   Commit[T, R]
-	onError  func(err error) R
+	refused  func(err error) R
 	after    func(batch []T, results []R)
 	maxBatch int
 	queue    chan request[T, R]
@@ -64,8 +64,9 @@ type Options[T, R any] struct {
 	MaxBatch int
 	// Queue is the number of items that may wait (default 4*MaxBatch).
 	Queue int
-	// Closed makes the result given to items submitted after Close.
-	Closed func(err error) R
+	// Refused makes the result given to an item the writer did not take:
+	// submitted after Close (ErrClosed), or whose ctx ended first.
+	Refused func(err error) R
 	// After runs on the writer goroutine after each commit, before the
 	// next batch is taken (e.g. to wake the enqueuer).
 	After func(batch []T, results []R)
@@ -81,7 +82,7 @@ func New[T, R any](commit Commit[T, R], opts Options[T, R]) *Writer[T, R] {
 	}
 	w := &Writer[T, R]{
 		commit:   commit,
-		onError:  opts.Closed,
+		refused:  opts.Refused,
 		after:    opts.After,
 		maxBatch: opts.MaxBatch,
 		queue:    make(chan request[T, R], opts.Queue),
@@ -92,13 +93,13 @@ func New[T, R any](commit Commit[T, R], opts Options[T, R]) *Writer[T, R] {
 }
 
 // Submit hands item to the writer and waits for the commit that holds it.
-// If ctx ends first, Submit returns ctx's error through Closed; the item may
+// If ctx ends first, Submit returns ctx's error through Refused; the item may
 // still be committed (as a delivery whose sender gave up may be).
 func (w *Writer[T, R]) Submit(ctx context.Context, item T) R {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		return w.onError(ErrClosed)
+		return w.refused(ErrClosed)
 	}
 	req := request[T, R]{item: item, reply: make(chan R, 1)}
 	select {
@@ -106,13 +107,13 @@ func (w *Writer[T, R]) Submit(ctx context.Context, item T) R {
 		w.mu.RUnlock()
 	case <-ctx.Done():
 		w.mu.RUnlock()
-		return w.onError(ctx.Err())
+		return w.refused(ctx.Err())
 	}
 	select {
 	case r := <-req.reply:
 		return r
 	case <-ctx.Done():
-		return w.onError(ctx.Err())
+		return w.refused(ctx.Err())
 	}
 }
 

@@ -25,7 +25,7 @@ func TestWriterBatchesAndReplies(t *testing.T) {
 			out[i] = v * 10
 		}
 		return out
-	}, Options[int, int]{MaxBatch: 64, Closed: func(error) int { return -1 }})
+	}, Options[int, int]{MaxBatch: 64, Refused: func(error) int { return -1 }})
 	defer w.Close()
 
 	var wg sync.WaitGroup
@@ -77,7 +77,7 @@ func TestWriterCapsBatch(t *testing.T) {
 		maxSeen = max(maxSeen, len(batch))
 		mu.Unlock()
 		return make([]int, len(batch))
-	}, Options[int, int]{MaxBatch: 8, Closed: func(error) int { return -1 }})
+	}, Options[int, int]{MaxBatch: 8, Refused: func(error) int { return -1 }})
 	var wg sync.WaitGroup
 	for i := range 500 {
 		wg.Add(1)
@@ -93,7 +93,7 @@ func TestWriterCapsBatch(t *testing.T) {
 func TestWriterClosed(t *testing.T) {
 	t.Parallel()
 	w := New(func(ctx context.Context, batch []int) []error { return make([]error, len(batch)) },
-		Options[int, error]{Closed: func(err error) error { return err }})
+		Options[int, error]{Refused: func(err error) error { return err }})
 	if err := w.Submit(context.Background(), 1); err != nil {
 		t.Fatalf("submit before close: %v", err)
 	}
@@ -109,7 +109,7 @@ func TestWriterContextCancelled(t *testing.T) {
 	w := New(func(ctx context.Context, batch []int) []error {
 		<-block
 		return make([]error, len(batch))
-	}, Options[int, error]{Closed: func(err error) error { return err }})
+	}, Options[int, error]{Refused: func(err error) error { return err }})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := w.Submit(ctx, 1); !errors.Is(err, context.Canceled) {

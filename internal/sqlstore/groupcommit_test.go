@@ -75,7 +75,7 @@ func TestGroupCommitIngest(t *testing.T) {
 			return db.Ingest(ctx, batch)
 		}, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
 			MaxBatch: 16,
-			Closed:   func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
+			Refused:  func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
 		})
 		defer w.Close()
 
