@@ -15,6 +15,7 @@ import (
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/airtable/airtabletest"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
 func TestClientRetries(t *testing.T) {
@@ -100,7 +101,7 @@ func TestTokenNeverShown(t *testing.T) {
 	emu := newEmulator(t, airtabletest.Options{})
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	cfg := testConfig(emu, newFakeClock())
+	cfg := testConfig(emu, voicehooktest.NewClock())
 	cfg.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := NewClient(cfg)
 	var errs []error
@@ -149,7 +150,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func TestSilenceAfter429(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, airtabletest.Options{})
-	clock := newFakeClock()
+	clock := voicehooktest.NewClock()
 	c := NewClient(testConfig(emu, clock))
 	emu.FailNext(1, 429)
 	_, err := c.List(context.Background(), "Jobs", ListQuery{})

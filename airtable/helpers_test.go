@@ -2,32 +2,12 @@ package airtable
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/voicehook/voicehook/airtable/airtabletest"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
-
-// fakeClock is the clock the gate reads for the 429 silence.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // newEmulator starts an emulator without a rate limit unless opts sets
 // one: most tests use a fast client.
@@ -42,7 +22,7 @@ func newEmulator(t testing.TB, opts airtabletest.Options) *airtabletest.Server {
 }
 
 // testConfig points a fast client at emu.
-func testConfig(emu *airtabletest.Server, clock *fakeClock) Config {
+func testConfig(emu *airtabletest.Server, clock *voicehooktest.Clock) Config {
 	cfg := DefaultConfig()
 	cfg.Token, cfg.Base, cfg.APIURL = emu.Token, emu.Base, emu.URL
 	cfg.RequestsPerSecond = 1000

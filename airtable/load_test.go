@@ -49,7 +49,7 @@ func driveEvents(tb testing.TB, n, workers int) int {
 	close(work)
 	wg.Wait()
 	for _, seg := range segs {
-		if rec, _ := emu.Record("Segments", seg); rec.Fields["Status"] != voicehook.SegmentVoiceoverReady {
+		if rec, _ := emu.Record("Segments", seg); rec.Fields["Status"] != string(voicehook.SegmentVoiceoverReady) {
 			tb.Errorf("segment %s is %v", seg, rec.Fields["Status"])
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/airtable/airtabletest"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
 func testEvent(id, jobID string, success bool) voicehook.Event {
@@ -152,7 +153,7 @@ func TestMirrorCatchesUp(t *testing.T) {
 func TestMirrorSilence(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, airtabletest.Options{})
-	clock := newFakeClock()
+	clock := voicehooktest.NewClock()
 	r := newRecords(t, testConfig(emu, clock))
 	emu.FailNext(1, 429)
 	if err := r.MirrorEvent(context.Background(), testEvent("evt_1", "", true)); err == nil {

@@ -260,6 +260,9 @@ func (r *Records) ListJobs(ctx context.Context, jf voicehook.JobFilter) ([]voice
 // CountJobs counts the voiceover jobs in status, reading at most upTo of
 // them (Airtable has no count: each 100 cost a request of the base's 5/s).
 func (r *Records) CountJobs(ctx context.Context, status voicehook.JobStatus, upTo int) (int, error) {
+	if upTo <= 0 {
+		return 0, nil // MaxRecords 0 would mean "all of them"
+	}
 	formula := and(r.voiceoverOnly(), fieldIs(r.cfg.Fields.JobStatus, string(status)))
 	recs, err := r.c.List(ctx, r.cfg.Tables.Jobs, ListQuery{Formula: formula, Fields: []string{r.cfg.Fields.JobStatus}, MaxRecords: upTo})
 	if err != nil {

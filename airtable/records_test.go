@@ -2,39 +2,92 @@ package airtable
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/airtable/airtabletest"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
-func TestCreateJob(t *testing.T) {
+// TestRecordsContract runs the Records suite the SQL store also passes,
+// against the emulator: on the seed's base, and on a base with the
+// optional fields (external id, the audio's duration, hash and size).
+func TestRecordsContract(t *testing.T) {
+	t.Parallel()
+	for _, optional := range []bool{false, true} {
+		name := "seed base"
+		if optional {
+			name = "optional fields"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			voicehooktest.RunRecords(t, func(t *testing.T) voicehooktest.RecordsHarness {
+				schema := airtabletest.SeedSchema()
+				if optional {
+					schema = optionalSchema()
+				}
+				emu := newEmulator(t, airtabletest.Options{Schema: &schema})
+				clock := voicehooktest.NewClock()
+				cfg := testConfig(emu, clock)
+				if optional {
+					cfg = withOptionalFields(cfg)
+				}
+				var n atomic.Int64
+				return voicehooktest.RecordsHarness{
+					Records: newRecords(t, cfg),
+					Clock:   clock,
+					// Segments are the user's records: the pipeline makes
+					// them before it asks for a voiceover.
+					NewSegment: func(t *testing.T) string {
+						return insert(t, emu, "Segments", map[string]any{"Name": fmt.Sprintf("scene %d", n.Add(1)), "Status": "pending"})
+					},
+					Stores: voicehooktest.RecordsStores{ExternalIDs: optional, AudioDetails: optional},
+				}
+			})
+		})
+	}
+}
+
+// optionalSchema is the seed's base with a field for each optional field
+// voicehook can write.
+func optionalSchema() airtabletest.Schema {
+	return airtabletest.SeedSchema().
+		WithField("Jobs", airtabletest.Field{Name: "External ID", Type: airtabletest.SingleLineText}).
+		WithField("Segments", airtabletest.Field{Name: "Duration (ms)", Type: airtabletest.Number}).
+		WithField("Segments", airtabletest.Field{Name: "SHA-256", Type: airtabletest.SingleLineText}).
+		WithField("Segments", airtabletest.Field{Name: "Bytes", Type: airtabletest.Number})
+}
+
+// withOptionalFields names optionalSchema's fields in cfg.
+func withOptionalFields(cfg Config) Config {
+	cfg.Fields.JobExternalID = "External ID"
+	cfg.Fields.SegmentDurationMS, cfg.Fields.SegmentSHA256, cfg.Fields.SegmentBytes = "Duration (ms)", "SHA-256", "Bytes"
+	return cfg
+}
+
+// TestCreateJobCells: the cells CreateJob writes, as the seed's pipeline
+// reads them (the suite checks the job as voicehook reads it back).
+func TestCreateJobCells(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, airtabletest.Options{})
-	clock := newFakeClock()
-	r := newRecords(t, testConfig(emu, clock))
+	r := newRecords(t, testConfig(emu, voicehooktest.NewClock()))
 	seg := insert(t, emu, "Segments", map[string]any{"Name": "scene 1"})
 	job, err := r.CreateJob(context.Background(), voicehook.NewJob{SegmentID: seg, Type: voicehook.JobTypeVoiceover})
 	if err != nil {
 		t.Fatal(err)
-	}
-	now := clock.Now()
-	want := voicehook.Job{ID: job.ID, SegmentID: seg, Type: "voiceover_generation", Status: "processing", Timestamps: voicehook.Timestamps{Created: &now}}
-	if diff := cmp.Diff(want, job); diff != "" {
-		t.Errorf("job (-want +got):\n%s", diff)
 	}
 	rec, ok := emu.Record("Jobs", job.ID)
 	if !ok {
 		t.Fatalf("no Jobs record %s", job.ID)
 	}
 	wantFields := map[string]any{"Job ID": 1.0, "Related Segment": []string{seg}, "Type": "voiceover_generation", "Status": "processing",
-		"Timestamps": `{"created":"2025-03-01T12:00:00Z"}`}
+		"Timestamps": `{"created":"2025-03-14T15:09:26.535897Z"}`}
 	if diff := cmp.Diff(wantFields, rec.Fields); diff != "" {
 		t.Errorf("Jobs record (-want +got):\n%s", diff)
 	}
@@ -72,33 +125,26 @@ func TestCreateJobRefused(t *testing.T) {
 	}
 }
 
-func TestFindJob(t *testing.T) {
+// TestFindJobAmongOtherJobs: the user's Jobs table holds the pipeline's
+// other jobs too, which FindJob never returns, and without an External ID
+// field there is nothing to find the sender's ids in.
+func TestFindJobAmongOtherJobs(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, airtabletest.Options{})
 	r := newRecords(t, testConfig(emu, nil))
 	seg := insert(t, emu, "Segments", map[string]any{"Name": "scene 1"})
-	other := insert(t, emu, "Segments", map[string]any{"Name": "scene 2"})
 	done := insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{seg}, "Type": "voiceover_generation", "Status": "completed"})
-	processing := insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{seg}, "Type": "voiceover_generation", "Status": "processing"})
 	insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{seg}, "Type": "image_generation", "Status": "processing"})
-	insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{other}, "Type": "voiceover_generation", "Status": "processing"})
-	finishedOnly := insert(t, emu, "Segments", map[string]any{"Name": "scene 3"})
-	older := insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{finishedOnly}, "Type": "voiceover_generation", "Status": "failed"})
-	newer := insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{finishedOnly}, "Type": "voiceover_generation", "Status": "completed"})
-	empty := insert(t, emu, "Segments", map[string]any{"Name": "scene 4"})
-	_ = done
-	_ = older
+	onlyOthers := insert(t, emu, "Segments", map[string]any{"Name": "scene 2"})
+	insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{onlyOthers}, "Type": "video_render", "Status": "processing"})
 
 	tests := []struct {
 		name string
 		q    voicehook.JobQuery
 		want string // "" → ErrNotFound
 	}{
-		{"processing preferred", voicehook.JobQuery{SegmentID: seg}, processing},
-		{"else the newest finished", voicehook.JobQuery{SegmentID: finishedOnly}, newer},
-		{"segment without jobs", voicehook.JobQuery{SegmentID: empty}, ""},
-		{"unknown segment", voicehook.JobQuery{SegmentID: "recAAAAAAAAAAAAAA"}, ""},
-		{"not a record id", voicehook.JobQuery{SegmentID: "scene-12"}, ""},
+		{"a newer processing job of another type", voicehook.JobQuery{SegmentID: seg}, done},
+		{"only jobs of other types", voicehook.JobQuery{SegmentID: onlyOthers}, ""},
 		{"external ids without the field", voicehook.JobQuery{ExternalIDs: []string{"proj_1"}}, ""},
 	}
 	for _, tt := range tests {
@@ -107,7 +153,7 @@ func TestFindJob(t *testing.T) {
 			job, err := r.FindJob(context.Background(), tt.q)
 			if tt.want == "" {
 				if !errors.Is(err, voicehook.ErrNotFound) {
-					t.Errorf("err = %v, want ErrNotFound", err)
+					t.Errorf("FindJob = %+v, %v; want ErrNotFound", job, err)
 				}
 				return
 			}
@@ -121,36 +167,42 @@ func TestFindJob(t *testing.T) {
 	}
 }
 
-func TestFindJobByExternalID(t *testing.T) {
+// TestListAndCountVoiceoverJobsOnly: jobs of the pipeline's other types are
+// neither listed nor counted.
+func TestListAndCountVoiceoverJobsOnly(t *testing.T) {
 	t.Parallel()
-	schema := airtabletest.SeedSchema().WithField("Jobs", airtabletest.Field{Name: "External ID", Type: airtabletest.SingleLineText})
-	emu := newEmulator(t, airtabletest.Options{Schema: &schema})
-	cfg := testConfig(emu, nil)
-	cfg.Fields.JobExternalID = "External ID"
-	r := newRecords(t, cfg)
-	seg := insert(t, emu, "Segments", map[string]any{"Name": "chapter 1"})
-	job, err := r.CreateJob(context.Background(), voicehook.NewJob{SegmentID: seg, Type: voicehook.JobTypeVoiceover, ExternalID: "it's-proj/1"})
-	if err != nil {
-		t.Fatal(err)
+	emu := newEmulator(t, airtabletest.Options{})
+	r := newRecords(t, testConfig(emu, nil))
+	ctx := context.Background()
+	seg, voiceover := segmentWithJob(t, emu, "scene 1")
+	insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{seg}, "Type": "video_render", "Status": "processing"})
+	insert(t, emu, "Jobs", map[string]any{"Type": "image_generation", "Status": "processing"})
+	for _, f := range []voicehook.JobFilter{{}, {SegmentID: seg}, {Status: voicehook.JobProcessing}} {
+		jobs, err := r.ListJobs(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, j := range jobs {
+			ids = append(ids, j.ID)
+		}
+		if diff := cmp.Diff([]string{voiceover}, ids); diff != "" {
+			t.Errorf("ListJobs(%+v) (-want +got):\n%s", f, diff)
+		}
 	}
-	got, err := r.FindJob(context.Background(), voicehook.JobQuery{ExternalIDs: []string{"req_9", "it's-proj/1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != job.ID || got.ExternalID != "it's-proj/1" {
-		t.Errorf("found %+v, want %s", got, job.ID)
+	if n, err := r.CountJobs(ctx, voicehook.JobProcessing, 10); err != nil || n != 1 {
+		t.Errorf("CountJobs(processing) = %d, %v; want 1", n, err)
 	}
 }
 
-func TestCompleteJob(t *testing.T) {
+// TestFinishJobCells: finishing writes the configured cells of the segment
+// and keeps what the pipeline put there (its name, its own timestamps); a
+// finished job is read, never written again.
+func TestFinishJobCells(t *testing.T) {
 	t.Parallel()
-	schema := airtabletest.SeedSchema().
-		WithField("Segments", airtabletest.Field{Name: "Duration (ms)", Type: airtabletest.Number}).
-		WithField("Segments", airtabletest.Field{Name: "SHA-256", Type: airtabletest.SingleLineText})
+	schema := optionalSchema()
 	emu := newEmulator(t, airtabletest.Options{Schema: &schema})
-	cfg := testConfig(emu, nil)
-	cfg.Fields.SegmentDurationMS, cfg.Fields.SegmentSHA256 = "Duration (ms)", "SHA-256"
-	r := newRecords(t, cfg)
+	r := newRecords(t, withOptionalFields(testConfig(emu, nil)))
 	seg, jobID := segmentWithJob(t, emu, "scene 1")
 	ctx := context.Background()
 	job, err := r.FindJob(ctx, voicehook.JobQuery{SegmentID: seg})
@@ -164,68 +216,24 @@ func TestCompleteJob(t *testing.T) {
 	}
 	segRec, _ := emu.Record("Segments", seg)
 	wantSeg := map[string]any{"Name": "scene 1", "Status": "voiceover_ready", "Voiceover": audio.URL, "Jobs": []string{jobID},
-		"Duration (ms)": 2000.0, "SHA-256": "abc"}
+		"Duration (ms)": 2000.0, "SHA-256": "abc", "Bytes": 1234.0}
 	if diff := cmp.Diff(wantSeg, segRec.Fields); diff != "" {
 		t.Errorf("segment (-want +got):\n%s", diff)
 	}
 	jobRec, _ := emu.Record("Jobs", jobID)
-	if jobRec.Fields["Status"] != "completed" {
-		t.Errorf("job status %v", jobRec.Fields["Status"])
-	}
-	var ts map[string]string
-	if err := json.Unmarshal([]byte(jobRec.Fields["Timestamps"].(string)), &ts); err != nil {
-		t.Fatal(err)
-	}
-	wantTS := map[string]string{"created": "2025-03-01T11:00:00.000000", "completed": "2025-03-01T12:05:00Z"}
-	if diff := cmp.Diff(wantTS, ts); diff != "" {
-		t.Errorf("timestamps (-want +got):\n%s", diff)
+	wantJob := map[string]any{"Job ID": 1.0, "Related Segment": []string{seg}, "Type": "voiceover_generation", "Status": "completed",
+		// The seed's created stays as the pipeline wrote it.
+		"Timestamps": `{"completed":"2025-03-01T12:05:00Z","created":"2025-03-01T11:00:00.000000"}`}
+	if diff := cmp.Diff(wantJob, jobRec.Fields); diff != "" {
+		t.Errorf("job (-want +got):\n%s", diff)
 	}
 
-	// A finished job is never moved: a later FailJob reads the status and
-	// writes nothing.
 	emu.ResetRequests()
 	if err := r.FinishJob(ctx, job, voicehook.Failed("late failure", at.Add(time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	if got := emu.Requests(); got["PATCH Jobs"]+got["PATCH Segments"] != 0 {
 		t.Errorf("a finished job was written: %v", got)
-	}
-	after, _ := emu.Record("Jobs", jobID)
-	if diff := cmp.Diff(jobRec.Fields, after.Fields); diff != "" {
-		t.Errorf("finished job changed (-before +after):\n%s", diff)
-	}
-}
-
-func TestFailJob(t *testing.T) {
-	t.Parallel()
-	emu := newEmulator(t, airtabletest.Options{})
-	r := newRecords(t, testConfig(emu, nil))
-	seg, jobID := segmentWithJob(t, emu, "scene 1")
-	ctx := context.Background()
-	job, err := r.FindJob(ctx, voicehook.JobQuery{SegmentID: seg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2025, 3, 1, 12, 5, 0, 0, time.UTC)
-	if err := r.FinishJob(ctx, job, voicehook.Failed("quota exceeded", at)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := r.Job(ctx, jobID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created := time.Date(2025, 3, 1, 11, 0, 0, 0, time.UTC)
-	want := voicehook.Job{ID: jobID, SegmentID: seg, Type: "voiceover_generation", Status: "failed", ErrorDetails: "quota exceeded",
-		Timestamps: voicehook.Timestamps{Created: &created, Failed: &at}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("job (-want +got):\n%s", diff)
-	}
-	s, err := r.Segment(ctx, seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Status != "voiceover_failed" || s.Voiceover != "" {
-		t.Errorf("segment %+v, want voiceover_failed without a voiceover", s)
 	}
 }
 
@@ -255,47 +263,6 @@ func TestSegmentWrittenBeforeJob(t *testing.T) {
 	}
 	if rec, _ := emu.Record("Jobs", jobID); rec.Fields["Status"] != "completed" {
 		t.Errorf("job %v after the retry, want completed", rec.Fields["Status"])
-	}
-}
-
-func TestListJobs(t *testing.T) {
-	t.Parallel()
-	emu := newEmulator(t, airtabletest.Options{})
-	r := newRecords(t, testConfig(emu, nil))
-	ctx := context.Background()
-	seg, first := segmentWithJob(t, emu, "scene 1")
-	second := insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{seg}, "Type": "voiceover_generation", "Status": "completed"})
-	_, third := segmentWithJob(t, emu, "scene 2")
-	insert(t, emu, "Jobs", map[string]any{"Related Segment": []string{seg}, "Type": "video_render", "Status": "processing"})
-	ids := func(jobs []voicehook.Job) []string {
-		var out []string
-		for _, j := range jobs {
-			out = append(out, j.ID)
-		}
-		return out
-	}
-	tests := []struct {
-		name string
-		f    voicehook.JobFilter
-		want []string
-	}{
-		{"all voiceover jobs, newest first", voicehook.JobFilter{}, []string{third, second, first}},
-		{"by segment", voicehook.JobFilter{SegmentID: seg}, []string{second, first}},
-		{"by status", voicehook.JobFilter{Status: "processing"}, []string{third, first}},
-		{"limit", voicehook.JobFilter{Limit: 1}, []string{third}},
-		{"unknown segment", voicehook.JobFilter{SegmentID: "recAAAAAAAAAAAAAA"}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			jobs, err := r.ListJobs(ctx, tt.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, ids(jobs), cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 

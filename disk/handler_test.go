@@ -12,18 +12,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestSignedURL(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestStorage(t, WithClock(fixedClock{t0}))
+	s, _ := newTestStorage(t, WithClock(voicehooktest.NewClockAt(t0)))
 	exp := t0.Add(10 * time.Minute).Unix()
 	mac := hmac.New(sha256.New, testKey)
 	mac.Write([]byte("segments/s1/a b.mp3\n" + itoa(exp)))
@@ -45,24 +46,6 @@ func TestSignedURL(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// movingClock is a voicehook.Clock a test can move while a server reads it.
-type movingClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movingClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 type response struct {
 	Status      int
 	Body        string
@@ -72,8 +55,7 @@ type response struct {
 
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	clock := fixedClock{t0}
-	s, root := newTestStorage(t, WithClock(clock))
+	s, root := newTestStorage(t, WithClock(voicehooktest.NewClockAt(t0)))
 	ctx := context.Background()
 	for key, body := range map[string]string{
 		"segments/s1/voice.mp3": "mp3-bytes-0123456789",
@@ -81,7 +63,7 @@ func TestHandler(t *testing.T) {
 		"segments/s1/voice.ogg": "OggS",
 		"segments/s1/voi.flac":  "fLaC",
 	} {
-		if _, err := s.Put(ctx, audioFile(t, key, []byte(body))); err != nil {
+		if _, err := s.Put(ctx, voicehooktest.AudioFile(t, "", key, []byte(body))); err != nil {
 			t.Fatalf("Put %s: %v", key, err)
 		}
 	}
@@ -220,9 +202,9 @@ func TestHandler(t *testing.T) {
 // NCA would reach it, including the expiry moving past a link.
 func TestHandlerOverHTTP(t *testing.T) {
 	t.Parallel()
-	clock := &movingClock{t: t0}
+	clock := voicehooktest.NewClockAt(t0)
 	s, _ := newTestStorage(t, WithClock(clock))
-	if _, err := s.Put(context.Background(), audioFile(t, "segments/s/v.mp3", []byte("hello audio"))); err != nil {
+	if _, err := s.Put(context.Background(), voicehooktest.AudioFile(t, "", "segments/s/v.mp3", []byte("hello audio"))); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
@@ -246,7 +228,7 @@ func TestHandlerOverHTTP(t *testing.T) {
 	if got := get(); got != http.StatusOK {
 		t.Errorf("fresh link: status %d, want 200", got)
 	}
-	clock.set(t0.Add(2 * time.Minute))
+	clock.Set(t0.Add(2 * time.Minute))
 	if got := get(); got != http.StatusForbidden {
 		t.Errorf("expired link: status %d, want 403", got)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
 func TestPutMovesTemporaryFile(t *testing.T) {
@@ -18,7 +19,7 @@ func TestPutMovesTemporaryFile(t *testing.T) {
 		t.Skip("moving into place is implemented on Linux; elsewhere Put copies")
 	}
 	s, root := newTestStorage(t)
-	obj := audioFile(t, "segments/s1/x.mp3", []byte("moved audio"))
+	obj := voicehooktest.AudioFile(t, "", "segments/s1/x.mp3", []byte("moved audio"))
 	obj.Temporary = true
 	before, err := os.Stat(obj.Path)
 	if err != nil {
@@ -31,7 +32,7 @@ func TestPutMovesTemporaryFile(t *testing.T) {
 	}
 	want := voicehook.StoredAudio{
 		URL: "https://voice.example.com/media/segments/s1/x.mp3", Key: obj.Key, SHA256: obj.SHA256,
-		Bytes: obj.Bytes, DurationMS: 1234, ContentType: "audio/mpeg",
+		Bytes: obj.Bytes, DurationMS: obj.DurationMS, ContentType: "audio/mpeg",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Put (-want +got):\n%s", diff)
@@ -59,7 +60,7 @@ func TestPutMovesTemporaryFile(t *testing.T) {
 func TestPutTemporarySizeMismatchStoresNothing(t *testing.T) {
 	t.Parallel()
 	s, root := newTestStorage(t)
-	obj := audioFile(t, "segments/s1/x.mp3", []byte("audio bytes"))
+	obj := voicehooktest.AudioFile(t, "", "segments/s1/x.mp3", []byte("audio bytes"))
 	obj.Temporary = true
 	obj.Bytes++
 	_, err := s.Put(context.Background(), obj)
@@ -77,13 +78,13 @@ func TestPutTemporarySizeMismatchStoresNothing(t *testing.T) {
 func TestPutTemporaryKeepsIntactCopy(t *testing.T) {
 	t.Parallel()
 	s, root := newTestStorage(t)
-	first := audioFile(t, "segments/s1/x.mp3", []byte("same audio"))
+	first := voicehooktest.AudioFile(t, "", "segments/s1/x.mp3", []byte("same audio"))
 	if _, err := s.Put(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(root, "segments", "s1", "x.mp3")
 	before, _ := os.Stat(dst)
-	again := audioFile(t, first.Key, []byte("same audio"))
+	again := voicehooktest.AudioFile(t, "", first.Key, []byte("same audio"))
 	again.Temporary = true
 	if _, err := s.Put(context.Background(), again); err != nil {
 		t.Fatalf("Put: %v", err)

@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"github.com/voicehook/voicehook/elevenlabs"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
-
-type fakeClock struct{ t time.Time }
-
-func (c fakeClock) Now() time.Time { return c.t }
 
 // The official SDKs' test vectors.
 var signatureVectors = []struct {
@@ -38,7 +35,7 @@ func TestSignVectors(t *testing.T) {
 		if got := elevenlabs.Sign(v.secret, vectorTime, []byte(v.body)); got != v.want {
 			t.Errorf("Sign(%q) = %q, want %q", v.secret, got, v.want)
 		}
-		ver := &elevenlabs.Verifier{Secrets: []string{v.secret}, Clock: fakeClock{vectorTime.Add(time.Minute)}}
+		ver := &elevenlabs.Verifier{Secrets: []string{v.secret}, Clock: voicehooktest.NewClockAt(vectorTime.Add(time.Minute))}
 		if err := ver.Verify(v.want, []byte(v.body)); err != nil {
 			t.Errorf("Verify(vector %q) = %v", v.secret, err)
 		}
@@ -98,7 +95,7 @@ func TestVerify(t *testing.T) {
 			if b == nil {
 				b = body
 			}
-			v := &elevenlabs.Verifier{Secrets: secrets, Clock: fakeClock{now}}
+			v := &elevenlabs.Verifier{Secrets: secrets, Clock: voicehooktest.NewClockAt(now)}
 			err := v.Verify(tt.header, b)
 			if tt.want == nil {
 				if err != nil {
@@ -123,7 +120,7 @@ func TestVerifyCustomWindow(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1700000000, 0)
 	body := []byte("x")
-	v := &elevenlabs.Verifier{Secrets: []string{"s"}, Clock: fakeClock{now}, MaxAge: time.Minute, MaxFuture: time.Second}
+	v := &elevenlabs.Verifier{Secrets: []string{"s"}, Clock: voicehooktest.NewClockAt(now), MaxAge: time.Minute, MaxFuture: time.Second}
 	if err := v.Verify(elevenlabs.Sign("s", now.Add(-2*time.Minute), body), body); !errors.Is(err, elevenlabs.ErrStaleSignature) {
 		t.Errorf("2m old with MaxAge 1m: %v", err)
 	}
@@ -162,7 +159,7 @@ func FuzzParseHeader(f *testing.F) {
 		if err == nil && (ts == "" || len(sigs) == 0) {
 			t.Fatalf("ParseHeader(%q) succeeded with ts %q and %d sigs", header, ts, len(sigs))
 		}
-		v := &elevenlabs.Verifier{Secrets: []string{secret}, Clock: fakeClock{vectorTime}}
+		v := &elevenlabs.Verifier{Secrets: []string{secret}, Clock: voicehooktest.NewClockAt(vectorTime)}
 		err = v.Verify(header, body)
 		if err != nil && elevenlabs.Reason(err) == "error" {
 			t.Fatalf("Verify returned an unlabelled error: %v", err)

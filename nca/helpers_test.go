@@ -2,16 +2,15 @@ package nca
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/nca/ncatest"
 )
 
@@ -65,23 +64,22 @@ func newStorage(t *testing.T, emu *ncatest.Server, stage func(context.Context, v
 	return s
 }
 
-func audioFile(t *testing.T, key string, data []byte) voicehook.AudioObject {
+// diskStage stages files as voicehook does: in local media, served only
+// through short-lived signed links by a server that requires signatures.
+func diskStage(t *testing.T) func(context.Context, voicehook.AudioObject) (string, error) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "audio.bin")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
+	mux := http.NewServeMux()
+	media := httptest.NewServer(mux)
+	t.Cleanup(media.Close)
+	local, err := disk.New(filepath.Join(t.TempDir(), "media"), media.URL, []byte("0123456789abcdef0123"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(data)
-	return voicehook.AudioObject{
-		Key:         key,
-		Path:        p,
-		ContentType: "audio/mpeg",
-		SHA256:      hex.EncodeToString(sum[:]),
-		Bytes:       int64(len(data)),
-		DurationMS:  4200,
+	mux.Handle("/media/", local.Handler(true))
+	return func(ctx context.Context, obj voicehook.AudioObject) (string, error) {
+		if _, err := local.Put(ctx, obj); err != nil {
+			return "", err
+		}
+		return local.SignedURL(obj.Key, 5*time.Minute), nil
 	}
-}
-
-func segmentKey(obj voicehook.AudioObject) string {
-	return "segments/seg-1/" + obj.SHA256 + ".mp3"
 }

@@ -1,20 +1,13 @@
 package s3
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/voicehook/voicehook"
 )
 
 const testBucket = "voice"
@@ -107,40 +100,4 @@ func s3Error(w http.ResponseWriter, r *http.Request, status int, code string) {
 	}
 }
 
-func audioFile(t *testing.T, key string, data []byte) voicehook.AudioObject {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "audio.bin")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	return voicehook.AudioObject{
-		Key:         key,
-		Path:        p,
-		ContentType: "audio/mpeg",
-		SHA256:      hex.EncodeToString(sum[:]),
-		Bytes:       int64(len(data)),
-		DurationMS:  2500,
-	}
-}
-
 func noEnv(string) string { return "" }
-
-func (f *fakeS3) download(t *testing.T, url string) []byte {
-	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	return buf.Bytes()
-}

@@ -20,13 +20,10 @@ import (
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/internal/metrics"
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
 var testNow = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time { return testNow }
 
 // fakeStore is an in-memory Store with the overview query.
 type fakeStore struct {
@@ -198,7 +195,7 @@ func newTestServer(t *testing.T, token, publicURL string) *testServer {
 	ts := &testServer{store: newFakeStore()}
 	ts.srv = &Server{
 		Inbox: ts.store, Records: fakeRecords{}, Wake: func() { ts.woken++ }, Metrics: metrics.New(),
-		AdminToken: token, PublicURL: publicURL, Clock: fixedClock{}, Tokens: NewTokens([]byte("0123456789abcdef")),
+		AdminToken: token, PublicURL: publicURL, Clock: voicehooktest.NewClockAt(testNow), Tokens: NewTokens([]byte("0123456789abcdef")),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	ts.h = ts.srv.Handler()

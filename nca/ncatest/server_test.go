@@ -9,11 +9,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/voicehook/voicehook/voicehooktest"
 )
 
 const key = "emulator-key"
@@ -202,24 +203,11 @@ func TestDownloadFailures(t *testing.T) {
 	}
 }
 
-// clock is a settable time source for presigned expiry.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestPrivateUploadGetsExpiringPresignedLink(t *testing.T) {
 	t.Parallel()
 	emu, src := setup(t)
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	emu.SetClock(c.now)
+	c := voicehooktest.NewClockAt(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	emu.SetClock(c.Now)
 	got := call(t, http.MethodPost, emu.URL+"/v1/s3/upload", key, `{"file_url":"`+src+`/voice.mp3","filename":"p.mp3"}`)
 	resp := got.Body["response"].(map[string]any)
 	link := resp["file_url"].(string)
@@ -236,7 +224,7 @@ func TestPrivateUploadGetsExpiringPresignedLink(t *testing.T) {
 	}
 	plain := strings.SplitN(link, "?", 2)[0]
 	before := []int{status(link), status(plain)}
-	c.add(PresignTTL + time.Second)
+	c.Advance(PresignTTL + time.Second)
 	after := status(link)
 	if diff := cmp.Diff([]int{200, 403, 403}, append(before, after)); diff != "" {
 		t.Errorf("statuses for presigned, unsigned, expired (-want +got):\n%s", diff)
