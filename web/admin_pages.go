@@ -61,6 +61,9 @@ type overviewData struct {
 	ProcessingJobs string
 	OldestAge      time.Duration
 	Recent         []voicehook.Event
+	// Characters is what ElevenLabs billed for generations in the last
+	// 24 hours; -1 when this server generates nothing.
+	Characters int
 }
 
 func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +93,13 @@ func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 	d.ProcessingJobs = strconv.Itoa(n)
 	if n == countUpTo {
 		d.ProcessingJobs += "+"
+	}
+	d.Characters = -1
+	if a.s.Generations != nil {
+		if d.Characters, err = a.s.Generations.CharactersSince(r.Context(), now.Add(-24*time.Hour)); err != nil {
+			a.storeError(w, r, err, "generations")
+			return
+		}
 	}
 	recent, err := a.s.Inbox.ListEvents(r.Context(), voicehook.EventFilter{Limit: 10})
 	if err != nil {
@@ -365,6 +375,9 @@ func (a *admin) jobs(w http.ResponseWriter, r *http.Request) {
 		d.Err, code = "Check the filter: status.", http.StatusBadRequest
 	} else {
 		jobs, err := a.s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: voicehook.JobStatus(d.Status), SegmentID: d.Segment, Limit: jobsLimit})
+		for i := range jobs {
+			a.s.withGeneration(r.Context(), &jobs[i])
+		}
 		if err != nil {
 			a.storeError(w, r, err, "jobs")
 			return
@@ -392,6 +405,9 @@ func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jobs, err := a.s.Records.ListJobs(ctx, voicehook.JobFilter{SegmentID: seg.ID})
+	for i := range jobs {
+		a.s.withGeneration(ctx, &jobs[i])
+	}
 	if err != nil {
 		a.storeError(w, r, err, "jobs")
 		return
