@@ -24,11 +24,9 @@ type fakeS3 struct {
 
 func newFakeS3(t *testing.T) *fakeS3 { return startFakeS3(t, false) }
 
-// newFakeS3TLS serves over TLS. minio-go then sends plain bodies; over HTTP
-// it uses aws-chunked streaming signatures, which gofakes3 decodes for
-// single PUTs but not for multi-part parts.
-func newFakeS3TLS(t *testing.T) *fakeS3 { return startFakeS3(t, true) }
-
+// startFakeS3 serves over TLS when useTLS: minio-go then sends plain bodies;
+// over HTTP it uses aws-chunked streaming signatures, which gofakes3 decodes
+// for single PUTs but not for multi-part parts.
 func startFakeS3(t *testing.T, useTLS bool) *fakeS3 {
 	t.Helper()
 	f := &fakeS3{backend: s3mem.New()}

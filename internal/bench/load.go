@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -184,8 +184,6 @@ func (h *histogram) record(d time.Duration) {
 		}
 	}
 }
-
-func (h *histogram) count() uint64 { return h.n.Load() }
 
 // quantile returns the q-quantile (0 < q ≤ 1).
 func (h *histogram) quantile(q float64) time.Duration {

@@ -1,12 +1,13 @@
-package main
+package bench
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,12 +24,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for freshSchema
+
 	"github.com/voicehook/voicehook/internal/audiotest"
 	"github.com/voicehook/voicehook/internal/groupcommit"
 )
 
-// This file holds the servers `voicehook bench` drives and the ways it reads
-// them: an in-process voicehook (the same wiring as `serve`), an external
+// This file holds the servers the bench drives and the ways it reads
+// them: an in-process voicehook (started through the command's Target), an external
 // one on this machine, the no-op ceiling, the stand-in audio source, and
 // scraping /metrics and the API for processing progress and memory.
 
@@ -45,10 +48,43 @@ type benchServer struct {
 	close   func()
 }
 
-// startInProcess starts a voicehook server in this process, wired as
-// `serve` wires it, on 127.0.0.1 with a fresh temp data dir (and, for
-// PostgreSQL, a fresh schema dropped afterwards).
-func startInProcess(ctx context.Context, o *benchOpts) (*benchServer, error) {
+// Target starts a voicehook server in this process with the settings o,
+// wired as `serve` wires it, serving on o.Listener. It returns once the
+// store is open and migrated; the server then serves while [Server.Run]
+// runs. The bench closes o.Listener if Target fails.
+type Target func(ctx context.Context, o TargetOptions) (*Server, error)
+
+// TargetOptions are the settings of the in-process server; every other
+// setting is serve's default.
+type TargetOptions struct {
+	Listener    net.Listener // on 127.0.0.1, port chosen by the system
+	DataDir     string       // a fresh temp dir (--data-dir)
+	DatabaseURL string       // "" (SQLite in DataDir), or a fresh PostgreSQL schema's URL (--database-url)
+	Secret      string       // --elevenlabs-secret
+	Workers     int          // --workers
+	LogLevel    string       // --log-level; the log is text
+	Log         io.Writer    // where the log goes
+	// FetchAllowPrivate is always true: the bench's audio source is on
+	// loopback (--fetch-allow-private).
+	FetchAllowPrivate bool
+	// Process false: serve without the queue; deliveries are verified,
+	// stored and acknowledged exactly as by `serve`, and not processed.
+	Process bool
+}
+
+// Server is an in-process server that Target started.
+type Server struct {
+	// Run serves until ctx ends, then shuts down as `serve` does (the
+	// HTTP server, the ingest writer, the queue if started, the store).
+	Run func(ctx context.Context) error
+	// Commits reports the ingest writer's counts so far.
+	Commits func() groupcommit.Stats
+}
+
+// startInProcess starts a voicehook server in this process through target
+// on 127.0.0.1 with a fresh temp data dir (and, for PostgreSQL, a fresh
+// schema dropped afterwards).
+func startInProcess(ctx context.Context, o *benchOpts, target Target) (*benchServer, error) {
 	dir, err := os.MkdirTemp("", "voicehook-bench-")
 	if err != nil {
 		return nil, err
@@ -60,55 +96,41 @@ func startInProcess(ctx context.Context, o *benchOpts) (*benchServer, error) {
 		}
 		return nil, err
 	}
-	var cfg config
-	cfg.register(newFlagSet("bench-serve", ""))
-	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
-	cfg.ElevenLabsSecret = "wsec_bench_" + randomHex()[:24]
-	cfg.FetchAllowPriv = true // the audio source is on loopback
-	cfg.Workers = o.workers
-	cfg.LogLevel = o.serverLogLevel
+	to := TargetOptions{DataDir: dir, Secret: "wsec_bench_" + randomHex(12), Workers: o.workers,
+		LogLevel: o.serverLogLevel, Log: io.Discard, FetchAllowPrivate: true, Process: o.process}
 	if o.databaseURL != "" {
 		u, drop, err := freshSchema(ctx, o.databaseURL)
 		if err != nil {
 			return fail(err)
 		}
 		cleanup = append(cleanup, drop)
-		cfg.DatabaseURL = u
+		to.DatabaseURL = u
 	}
-	var logOut io.Writer = io.Discard
 	if o.serverLog != "" {
 		f, err := os.OpenFile(o.serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return fail(err)
 		}
 		cleanup = append(cleanup, func() { f.Close() })
-		logOut = f
+		to.Log = f
 	}
-	log, err := newLogger("text", cfg.LogLevel, logOut)
+	to.Listener, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	srv, err := target(ctx, to)
 	if err != nil {
-		return fail(err)
-	}
-	a, err := newApp(ctx, cfg, ln, log)
-	if err != nil {
-		ln.Close()
+		to.Listener.Close()
 		return fail(err)
 	}
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	if o.process {
-		go func() { done <- a.run(sctx) }()
-	} else {
-		go func() { done <- serveWithoutQueue(sctx, a) }()
-	}
+	go func() { done <- srv.Run(sctx) }()
 	return &benchServer{
-		base:      "http://" + ln.Addr().String(),
-		secret:    cfg.ElevenLabsSecret,
+		base:      "http://" + to.Listener.Addr().String(),
+		secret:    to.Secret,
 		inProcess: true,
-		commits:   a.writer.Stats,
+		commits:   srv.Commits,
 		close: func() {
 			stop()
 			if err := <-done; err != nil {
@@ -119,28 +141,6 @@ func startInProcess(ctx context.Context, o *benchOpts) (*benchServer, error) {
 			}
 		},
 	}, nil
-}
-
-// serveWithoutQueue runs the app's HTTP server and ingest writer but not its
-// queue: deliveries are stored and acknowledged exactly as by `serve`, and
-// nothing processes them. It measures the ingest path alone.
-func serveWithoutQueue(ctx context.Context, a *app) error {
-	errc := make(chan error, 1)
-	go func() { errc <- a.http.Serve(a.ln) }()
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	_ = a.http.Shutdown(sctx)
-	a.writer.Close()
-	a.closeStore()
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
 }
 
 var benchSchemaSeq atomic.Int64
@@ -220,6 +220,13 @@ func startAudioSource(d time.Duration) (string, int, func(), error) {
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), len(audio), func() { _ = srv.Close() }, nil
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // checkLoopbackURL refuses URLs whose host is not a loopback address.
