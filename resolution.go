@@ -16,6 +16,15 @@ type JobEnd struct {
 	At       time.Time
 }
 
+// Problem says why end cannot finish a job (nil when it can): a job only
+// moves from processing to a final status.
+func (e JobEnd) Problem() error {
+	if !JobProcessing.CanMoveTo(e.Status) {
+		return fmt.Errorf("%q is not a final job status", e.Status)
+	}
+	return nil
+}
+
 // Completed is the end of a job whose audio is stored.
 func Completed(audio StoredAudio, at time.Time) JobEnd {
 	return JobEnd{Status: JobCompleted, Audio: audio, At: at}

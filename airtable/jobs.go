@@ -68,11 +68,13 @@ func best(recs []Record, statusField string) Record {
 // voiceover_ready with the audio's URL (and the optional fields named), or
 // voiceover_failed, with the job's error details.
 func (r *Records) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.JobEnd) error {
+	if err := end.Problem(); err != nil {
+		return fmt.Errorf("finishing job %s: %w", job.ID, err)
+	}
 	f := r.cfg.Fields
 	seg := map[string]any{f.SegmentStatus: string(end.Status.SegmentStatus())}
 	var reason *string
-	switch end.Status {
-	case voicehook.JobCompleted:
+	if end.Status == voicehook.JobCompleted {
 		audio := end.Audio
 		seg[f.SegmentVoiceover] = audio.URL
 		if f.SegmentDurationMS != "" {
@@ -84,10 +86,8 @@ func (r *Records) FinishJob(ctx context.Context, job voicehook.Job, end voicehoo
 		if f.SegmentBytes != "" {
 			seg[f.SegmentBytes] = audio.Bytes
 		}
-	case voicehook.JobFailed:
+	} else {
 		reason = &end.Reason
-	default:
-		return fmt.Errorf("finishing job %s: %q is not a final status", job.ID, end.Status)
 	}
 	return r.finish(ctx, job, end.At, end.Status, seg, reason)
 }
@@ -108,7 +108,7 @@ func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, s
 		return voicehook.Permanent(fmt.Sprintf("job %s is no longer a voiceover job in the Airtable table %q", job.ID, r.cfg.Tables.Jobs), voicehook.ErrNotFound)
 	}
 	cur := recs[0]
-	if voicehook.JobStatus(str(cur, f.JobStatus)) != voicehook.JobProcessing {
+	if !voicehook.JobStatus(str(cur, f.JobStatus)).CanMoveTo(status) {
 		return nil
 	}
 	segID := job.SegmentID

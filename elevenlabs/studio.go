@@ -2,7 +2,6 @@ package elevenlabs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -104,11 +103,7 @@ func (s *Studio) stream(ctx context.Context, snap voicehook.StudioSnapshot) (io.
 		}
 		return resp.Body, nil
 	}
-	apiErr := &APIError{
-		StatusCode: resp.StatusCode,
-		RetryAfter: retryAfter(resp.Header.Get("Retry-After")),
-	}
-	apiErr.Code, apiErr.Message = errorDetail(readSnippet(resp.Body, key), resp.StatusCode)
+	apiErr := parseAPIError(resp, key)
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusRequestTimeout,
@@ -199,40 +194,6 @@ func readSnippet(r io.Reader, key string) string {
 		s = strings.ReplaceAll(s, key, "[redacted]")
 	}
 	return s
-}
-
-// errorDetail extracts ElevenLabs' {"detail":{"status","message"}} (or the
-// FastAPI forms {"detail":"…"} and {"detail":[{"msg":"…"}]}), falling back
-// to a cleaned-up snippet of the body.
-func errorDetail(body string, status int) (code, message string) {
-	var env struct {
-		Detail  json.RawMessage `json:"detail"`
-		Message string          `json:"message"`
-	}
-	if json.Unmarshal([]byte(body), &env) == nil {
-		var obj struct {
-			Status  string `json:"status"`
-			Message string `json:"message"`
-		}
-		var str string
-		var list []struct {
-			Msg string `json:"msg"`
-		}
-		switch {
-		case json.Unmarshal(env.Detail, &obj) == nil && (obj.Message != "" || obj.Status != ""):
-			return clean(obj.Status, 60), clean(obj.Message, 300)
-		case json.Unmarshal(env.Detail, &str) == nil && str != "":
-			return "", clean(str, 300)
-		case json.Unmarshal(env.Detail, &list) == nil && len(list) > 0 && list[0].Msg != "":
-			return "", clean(list[0].Msg, 300)
-		case env.Message != "":
-			return "", clean(env.Message, 300)
-		}
-	}
-	if m := clean(body, 200); m != "" {
-		return "", m
-	}
-	return "", http.StatusText(status)
 }
 
 // clean makes untrusted text safe for one log line: control characters

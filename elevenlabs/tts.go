@@ -73,13 +73,8 @@ type SpeechRequest struct {
 }
 
 // VoiceSettings override the voice's stored settings; nil fields keep them.
-type VoiceSettings struct {
-	Stability       *float64 `json:"stability,omitempty"`
-	SimilarityBoost *float64 `json:"similarity_boost,omitempty"`
-	Style           *float64 `json:"style,omitempty"`
-	UseSpeakerBoost *bool    `json:"use_speaker_boost,omitempty"`
-	Speed           *float64 `json:"speed,omitempty"`
-}
+// They are the domain's voicehook.VoiceSettings, which a job's script holds.
+type VoiceSettings = voicehook.VoiceSettings
 
 // Speech is a generated clip.
 type Speech struct {

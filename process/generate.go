@@ -160,11 +160,7 @@ func (g *Generator) produce(ctx context.Context, log *slog.Logger, gen *voicehoo
 // speak generates part i of n and keeps its audio on disk.
 func (g *Generator) speak(ctx context.Context, jobID string, i, n int, text string, sc voicehook.Script, previous []string) (voicehook.GenerationPart, voicehook.RunResult, error) {
 	req := elevenlabs.SpeechRequest{VoiceID: sc.VoiceID, OutputFormat: sc.OutputFormat, Text: text, ModelID: sc.ModelID,
-		LanguageCode: sc.LanguageCode, Seed: sc.Seed, PreviousRequestIDs: previous}
-	if v := sc.VoiceSettings; v != nil {
-		req.VoiceSettings = &elevenlabs.VoiceSettings{Stability: v.Stability, SimilarityBoost: v.SimilarityBoost, Style: v.Style,
-			UseSpeakerBoost: v.UseSpeakerBoost, Speed: v.Speed}
-	}
+		LanguageCode: sc.LanguageCode, VoiceSettings: sc.VoiceSettings, Seed: sc.Seed, PreviousRequestIDs: previous}
 	if i == 0 {
 		req.PreviousText = sc.PreviousText
 	}

@@ -157,18 +157,18 @@ func (db *DB) Resolve(ctx context.Context, r voicehook.Resolution) (string, erro
 // finishJob applies end in tx: the job first, conditionally on it still
 // processing, then its segment only if the job moved.
 func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, job voicehook.Job, end voicehook.JobEnd) error {
+	if err := end.Problem(); err != nil {
+		return fmt.Errorf("finishing job %s: %w", job.ID, err)
+	}
 	var res sql.Result
 	var err error
 	at := micros(end.At)
-	switch end.Status {
-	case voicehook.JobCompleted:
+	if end.Status == voicehook.JobCompleted {
 		res, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_jobs SET status = ?, completed_at = ? WHERE id = ? AND status = ?"),
 			end.Status, at, job.ID, voicehook.JobProcessing)
-	case voicehook.JobFailed:
+	} else {
 		res, err = tx.ExecContext(ctx, db.q("UPDATE voicehook_jobs SET status = ?, error_details = ?, failed_at = ? WHERE id = ? AND status = ?"),
 			end.Status, end.Reason, at, job.ID, voicehook.JobProcessing)
-	default:
-		return fmt.Errorf("finishing job %s: %q is not a final status", job.ID, end.Status)
 	}
 	if err != nil {
 		return fmt.Errorf("updating job %s: %w", job.ID, err)
