@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/captions"
@@ -62,7 +63,7 @@ func (s *Server) script(ctx context.Context, segmentID string, req generationReq
 	switch {
 	case strings.TrimSpace(req.Text) == "":
 		return nil, http.StatusBadRequest, errors.New("text is blank")
-	case len([]rune(req.Text)) > maxScriptRunes:
+	case utf8.RuneCountInString(req.Text) > maxScriptRunes:
 		return nil, http.StatusBadRequest, fmt.Errorf("text is longer than %d characters", maxScriptRunes)
 	case req.VoiceID == "":
 		return nil, http.StatusBadRequest, errors.New("voice_id is required with text")

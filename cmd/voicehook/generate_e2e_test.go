@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -110,50 +111,72 @@ func TestGenerateEndToEnd(t *testing.T) {
 		em := elevenlabstest.StartTTS(ttsKey)
 		t.Cleanup(em.Close)
 		h := setup(t, store, withTTS(em, 2))
-		const text = "Hello brave new world."
-		job := h.createGenerated(map[string]any{"segment_id": "scene-1", "type": "voiceover_generation", "text": text, "voice_id": "voice_a"})
-		if job.Status != "processing" {
-			t.Fatalf("new job status %q", job.Status)
-		}
-		job = h.waitJob(job.ID, 20*time.Second)
-		if job.Status != "completed" || job.Generation == nil || job.Generation.RequestID == "" || job.Generation.Characters != len(text) {
-			t.Fatalf("job after generation: %+v generation %+v", job, job.Generation)
-		}
-		var seg genSegmentView
-		h.do("GET", "/api/segments/scene-1", nil, nil, &seg)
-		wantDur := elevenlabstest.SpeechDuration(text)
-		if seg.Status != "voiceover_ready" || seg.Voiceover == "" || len(seg.SHA256) != 64 || seg.Bytes == 0 || seg.Captions == "" ||
-			seg.DurationMS != wantDur.Milliseconds() {
-			t.Fatalf("segment %+v, want ready with audio, sha256, %d ms and captions", seg, wantDur.Milliseconds())
-		}
-		if code, _ := h.get(strings.TrimPrefix(seg.Voiceover, h.base)); code != http.StatusOK {
-			t.Errorf("voiceover URL answered %d", code)
-		}
-		code, vtt := h.get("/api/segments/scene-1/captions.vtt")
-		if code != http.StatusOK {
-			t.Fatalf("captions.vtt: %d %s", code, vtt)
-		}
-		// The emulator times character i at [i·d, (i+1)·d) with d = the
-		// audio's duration / characters: each word's cue runs from its
-		// first character's start to its last one's end, to the ms.
-		runes := []rune(text)
-		d := wantDur.Seconds() / float64(len(runes))
-		ms := func(i int) time.Duration {
-			return time.Duration(math.Round(float64(i)*d*1000)) * time.Millisecond
-		}
-		want := []cue{{ms(0), ms(5), "Hello"}, {ms(6), ms(11), "brave"}, {ms(12), ms(15), "new"}, {ms(16), ms(22), "world."}}
-		got := parseVTT(t, vtt)
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("VTT cues\n got %v\nwant %v\n%s", got, want, vtt)
-		}
-		code, srt := h.get("/api/segments/scene-1/captions.srt")
-		if code != http.StatusOK || !strings.HasPrefix(srt, "1\n00:00:00,000 --> ") || strings.Count(srt, " --> ") != 4 {
-			t.Errorf("captions.srt: %d %q", code, srt)
-		}
-		if calls := em.Calls(); len(calls) != 1 || calls[0].Text != text || calls[0].VoiceID != "voice_a" {
-			t.Errorf("emulator calls = %+v, want exactly one for the text", calls)
-		}
+		checkGenerated(t, h, em)
 	})
+}
+
+// TestGenerateThroughBinary runs the same generation through the built
+// binary, as a user runs it.
+func TestGenerateThroughBinary(t *testing.T) {
+	t.Parallel()
+	em := elevenlabstest.StartTTS(ttsKey)
+	t.Cleanup(em.Close)
+	p := startServe(t, "--data-dir", t.TempDir(), "--elevenlabs-api-key", ttsKey, "--elevenlabs-api-url", em.URL)
+	checkGenerated(t, &harness{t: t, base: p.base}, em)
+	p.stop(t)
+}
+
+// checkGenerated creates a job with text on h and checks everything the
+// generation leaves: the job, the segment, the audio, captions timed to the
+// alignment, and one call to ElevenLabs.
+func checkGenerated(t *testing.T, h *harness, em *elevenlabstest.TTSEmulator) {
+	t.Helper()
+	const text = "Hello brave new world."
+	job := h.createGenerated(map[string]any{"segment_id": "scene-1", "type": "voiceover_generation", "text": text, "voice_id": "voice_a"})
+	if job.Status != "processing" {
+		t.Fatalf("new job status %q", job.Status)
+	}
+	job = h.waitJob(job.ID, 20*time.Second)
+	if job.Status != "completed" || job.Generation == nil || job.Generation.RequestID == "" || job.Generation.Characters != len(text) {
+		t.Fatalf("job after generation: %+v generation %+v", job, job.Generation)
+	}
+	var seg genSegmentView
+	h.do("GET", "/api/segments/scene-1", nil, nil, &seg)
+	wantDur := elevenlabstest.SpeechDuration(text)
+	if seg.Status != "voiceover_ready" || seg.Voiceover == "" || len(seg.SHA256) != 64 || seg.Bytes == 0 || seg.Captions == "" ||
+		seg.DurationMS != wantDur.Milliseconds() {
+		t.Fatalf("segment %+v, want ready with audio, sha256, %d ms and captions", seg, wantDur.Milliseconds())
+	}
+	// The media URL names --public-url's host; ask this server for its path.
+	if u, err := url.Parse(seg.Voiceover); err != nil {
+		t.Errorf("voiceover URL %q: %v", seg.Voiceover, err)
+	} else if code, body := h.get(u.Path); code != http.StatusOK || int64(len(body)) != seg.Bytes {
+		t.Errorf("voiceover URL answered %d with %d bytes, want %d", code, len(body), seg.Bytes)
+	}
+	code, vtt := h.get("/api/segments/scene-1/captions.vtt")
+	if code != http.StatusOK {
+		t.Fatalf("captions.vtt: %d %s", code, vtt)
+	}
+	// The emulator times character i at [i·d, (i+1)·d) with d = the
+	// audio's duration / characters: each word's cue runs from its
+	// first character's start to its last one's end, to the ms.
+	runes := []rune(text)
+	d := wantDur.Seconds() / float64(len(runes))
+	ms := func(i int) time.Duration {
+		return time.Duration(math.Round(float64(i)*d*1000)) * time.Millisecond
+	}
+	want := []cue{{ms(0), ms(5), "Hello"}, {ms(6), ms(11), "brave"}, {ms(12), ms(15), "new"}, {ms(16), ms(22), "world."}}
+	got := parseVTT(t, vtt)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("VTT cues\n got %v\nwant %v\n%s", got, want, vtt)
+	}
+	code, srt := h.get("/api/segments/scene-1/captions.srt")
+	if code != http.StatusOK || !strings.HasPrefix(srt, "1\n00:00:00,000 --> ") || strings.Count(srt, " --> ") != 4 {
+		t.Errorf("captions.srt: %d %q", code, srt)
+	}
+	if calls := em.Calls(); len(calls) != 1 || calls[0].Text != text || calls[0].VoiceID != "voice_a" {
+		t.Errorf("emulator calls = %+v, want exactly one for the text", calls)
+	}
 }
 
 // TestGenerateConcurrency runs 50 generations with --elevenlabs-concurrency
