@@ -367,3 +367,42 @@ func TestGenerateSurvivesKill(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// TestGenerateSequence: segments of one script, created together and free
+// to run at once, are generated in order, each stitched to the request id
+// of the one before.
+func TestGenerateSequence(t *testing.T) {
+	t.Parallel()
+	em := elevenlabstest.StartTTS(ttsKey)
+	t.Cleanup(em.Close)
+	em.SetConcurrencyLimit(0)
+	em.SetDelay(100 * time.Millisecond)
+	h := setup(t, "sqlite", withTTS(em, 3))
+	texts := []string{"First part of the story.", "Second part of the story.", "Third part of the story."}
+	var ids []string
+	for i, text := range texts {
+		job := h.createGenerated(map[string]any{"segment_id": fmt.Sprintf("story-%d", i), "text": text, "voice_id": "voice_a",
+			"sequence": map[string]any{"group": "story", "position": i}})
+		ids = append(ids, job.ID)
+	}
+	for _, id := range ids {
+		if job := h.waitJob(id, 30*time.Second); job.Status != "completed" {
+			t.Fatalf("job %s: %+v", id, job)
+		}
+	}
+	calls := em.Calls()
+	if len(calls) != len(texts) {
+		t.Fatalf("%d calls, want %d", len(calls), len(texts))
+	}
+	for i, c := range calls {
+		if c.Text != texts[i] {
+			t.Fatalf("call %d spoke %q, want %q: not in sequence order", i, c.Text, texts[i])
+		}
+		if i > 0 && (len(c.PreviousRequestIDs) != 1 || c.PreviousRequestIDs[0] != calls[i-1].RequestID) {
+			t.Errorf("call %d stitched to %v, want [%s]", i, c.PreviousRequestIDs, calls[i-1].RequestID)
+		}
+	}
+	if len(calls[0].PreviousRequestIDs) != 0 {
+		t.Errorf("the first segment stitched to %v", calls[0].PreviousRequestIDs)
+	}
+}
