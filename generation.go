@@ -26,6 +26,11 @@ type Script struct {
 	// Sequence places the segment in a script of several segments: they
 	// are generated in order, each passing the previous one's request id.
 	Sequence *Sequence `json:"sequence,omitempty"`
+	// Studio makes the voiceover a Studio project (long-form) that calls
+	// CallbackURL, the job's own callback URL, when converted; the job
+	// then finishes through that callback.
+	Studio      bool   `json:"studio,omitempty"`
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // VoiceSettings are ElevenLabs' voice settings; nil fields are left to the

@@ -1,6 +1,7 @@
 package elevenlabs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -122,12 +123,9 @@ func (s *Studio) stream(ctx context.Context, snap voicehook.StudioSnapshot) (io.
 // endpoint builds the stream URL; ids are path-escaped, and ids that would
 // change the path's meaning are refused.
 func (s *Studio) endpoint(snap voicehook.StudioSnapshot) (string, error) {
-	base := strings.TrimRight(strings.TrimSpace(s.BaseURL), "/")
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", voicehook.Permanent("invalid ElevenLabs base URL "+strconv.Quote(base), nil)
+	base, err := s.base()
+	if err != nil {
+		return "", err
 	}
 	seg := func(name, id string) (string, error) {
 		if id == "" || id == "." || id == ".." {
@@ -155,6 +153,20 @@ func (s *Studio) endpoint(snap voicehook.StudioSnapshot) (string, error) {
 		return "", err
 	}
 	return base + "/v1/studio/projects/" + project + "/snapshots/" + ps + "/stream", nil
+}
+
+// base is the API's base URL, checked.
+func (s *Studio) base() (string, error) {
+	return checkBaseURL(cmp.Or(strings.TrimSpace(s.BaseURL), DefaultBaseURL))
+}
+
+// checkBaseURL trims raw's trailing slashes and checks it is an http(s) URL.
+func checkBaseURL(raw string) (string, error) {
+	base := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", voicehook.Permanent("invalid ElevenLabs base URL "+strconv.Quote(base), nil)
+	}
+	return base, nil
 }
 
 // client returns the configured client with redirects turned off: Go

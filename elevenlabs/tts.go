@@ -179,12 +179,12 @@ func (t *TTS) generate(ctx context.Context, req SpeechRequest) (Speech, error) {
 
 // endpoint builds …/v1/text-to-speech/{voice_id}/with-timestamps?output_format=….
 func (t *TTS) endpoint(req SpeechRequest) (string, error) {
-	base := strings.TrimRight(strings.TrimSpace(t.BaseURL), "/")
-	if base == "" {
+	if strings.TrimSpace(t.BaseURL) == "" {
 		return "", voicehook.Permanent("no ElevenLabs base URL configured", nil)
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", voicehook.Permanent("invalid ElevenLabs base URL "+strconv.Quote(base), nil)
+	base, err := checkBaseURL(t.BaseURL)
+	if err != nil {
+		return "", err
 	}
 	voice := strings.TrimSpace(req.VoiceID)
 	if voice == "" || voice == "." || voice == ".." {

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/captions"
@@ -41,7 +42,9 @@ type Generator struct {
 	Records     voicehook.Records
 	Storage     voicehook.Storage
 	TTS         *elevenlabs.TTS
-	Limiter     *Limiter
+	// Studio creates the Studio projects of jobs that ask for one.
+	Studio  *elevenlabs.Studio
+	Limiter *Limiter
 	// PartsDir keeps generated parts until the whole voiceover is stored:
 	// in the data dir, so they outlive a crash.
 	PartsDir      string
@@ -81,6 +84,9 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 		g.end(ctx, log, gen, voicehook.GenerationDone, "job already "+string(job.Status))
 		return voicehook.RunResult{}
 	}
+	if gen.Script.Studio {
+		return g.submitStudio(ctx, log, gen, job, run)
+	}
 	if gen.Audio == nil {
 		res, err := g.produce(ctx, log, &gen)
 		switch {
@@ -105,6 +111,35 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 	}
 	g.end(ctx, log, gen, voicehook.GenerationDone, "")
 	log.Info("voiceover generated", "url", gen.Audio.URL, "duration_ms", gen.Audio.DurationMS, "parts", len(gen.Parts))
+	return voicehook.RunResult{}
+}
+
+// submitStudio creates the job's Studio project, which converts and then
+// calls the job's callback URL: the job finishes through that callback, as
+// any Studio job does. The project is recorded as the generation's one part
+// before the generation ends, so a retry never creates a second one (a
+// crash between ElevenLabs' answer and the record may, once).
+func (g *Generator) submitStudio(ctx context.Context, log *slog.Logger, gen voicehook.Generation, job voicehook.Job, run voicehook.GenerationRun) voicehook.RunResult {
+	if len(gen.Parts) == 0 {
+		sc := gen.Script
+		project, err := g.Studio.CreateProject(ctx, elevenlabs.ProjectRequest{Name: "voicehook " + gen.SegmentID, ModelID: sc.ModelID,
+			VoiceID: sc.VoiceID, Text: sc.Text, CallbackURL: sc.CallbackURL})
+		switch {
+		case voicehook.IsPermanent(err):
+			return g.fail(ctx, log, gen, job, err)
+		case err != nil && run.Attempt >= run.MaxAttempts:
+			return g.fail(ctx, log, gen, job, fmt.Errorf("gave up after %d attempts: %w", run.Attempt, err))
+		case err != nil:
+			log.Warn("creating the Studio project failed; will retry", "err", err)
+			return voicehook.RunResult{Retry: err}
+		}
+		part := voicehook.GenerationPart{RequestID: project, Characters: utf8.RuneCountInString(sc.Text)}
+		if err := g.Generations.SavePart(ctx, gen.JobID, part); err != nil {
+			return voicehook.RunResult{Retry: fmt.Errorf("recording the Studio project: %w", err)}
+		}
+		log.Info("Studio project created; the job finishes through its callback", "project_id", project)
+	}
+	g.end(ctx, log, gen, voicehook.GenerationDone, "")
 	return voicehook.RunResult{}
 }
 
@@ -303,8 +338,11 @@ func (g *Generator) end(ctx context.Context, log *slog.Logger, gen voicehook.Gen
 	}
 	if g.Metrics != nil {
 		outcome := "completed"
-		if state == voicehook.GenerationFailed {
+		switch {
+		case state == voicehook.GenerationFailed:
 			outcome = "failed"
+		case gen.Script.Studio:
+			outcome = "studio_submitted" // the job completes through Studio's callback
 		}
 		g.Metrics.Generations.WithLabelValues(outcome).Inc()
 	}

@@ -38,9 +38,6 @@ const maxScriptRunes = 200_000
 // --airtable-field-script); nil means a callback job. The error is safe to
 // show the client.
 func (s *Server) script(ctx context.Context, segmentID string, req generationRequest) (*voicehook.Script, int, error) {
-	if req.Studio {
-		return nil, http.StatusBadRequest, errors.New("studio generation is not available in this version; send the text for text to speech")
-	}
 	if req.Text == "" && s.ScriptFromRecords {
 		seg, err := s.Records.Segment(ctx, segmentID)
 		if err != nil && !errors.Is(err, voicehook.ErrNotFound) {
@@ -52,7 +49,7 @@ func (s *Server) script(ctx context.Context, segmentID string, req generationReq
 		}
 	}
 	if req.Text == "" {
-		if req.VoiceID != "" || req.ModelID != "" || req.Sequence != nil {
+		if req.VoiceID != "" || req.ModelID != "" || req.Sequence != nil || req.Studio {
 			return nil, http.StatusBadRequest, errors.New("text is required to generate a voiceover")
 		}
 		return nil, 0, nil
@@ -71,10 +68,16 @@ func (s *Server) script(ctx context.Context, segmentID string, req generationReq
 		return nil, http.StatusBadRequest, errors.New("output_format must be an mp3_* format (e.g. mp3_44100_128): long scripts are joined as MP3")
 	case req.Sequence != nil && (req.Sequence.Group == "" || req.Sequence.Position < 0):
 		return nil, http.StatusBadRequest, errors.New("sequence needs a group and a position of 0 or more")
+	case req.Studio && req.Sequence != nil:
+		return nil, http.StatusBadRequest, errors.New("a studio job is one project: it takes no sequence")
+	}
+	var callback string
+	if req.Studio {
+		callback = s.callbackURL(segmentID) // Studio's callback_url: it carries the segment and its token
 	}
 	return &voicehook.Script{Text: req.Text, VoiceID: req.VoiceID, ModelID: req.ModelID, OutputFormat: req.OutputFormat,
 		LanguageCode: req.LanguageCode, VoiceSettings: req.VoiceSettings, Seed: req.Seed, PreviousText: req.PreviousText,
-		NextText: req.NextText, Sequence: req.Sequence}, 0, nil
+		NextText: req.NextText, Sequence: req.Sequence, Studio: req.Studio, CallbackURL: callback}, 0, nil
 }
 
 // withGeneration adds what ElevenLabs answered to a generated job.

@@ -119,15 +119,15 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	a.records = records
 	m := metrics.New()
 	m.WatchStore(a.db.Overview, records.processing) // queue depth, oldest unprocessed age, … computed at scrape time
+	studio := &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}}
 	proc := &process.Processor{
-		Claims:   a.db,
-		Resolver: records.resolver,
-		Records:  records,
-		Mirror:   records.mirror,
-		Storage:  storage,
-		Fetcher:  &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout},
-		Studio: &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey,
-			HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+		Claims:        a.db,
+		Resolver:      records.resolver,
+		Records:       records,
+		Mirror:        records.mirror,
+		Storage:       storage,
+		Fetcher:       &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout},
+		Studio:        studio,
 		Grace:         cfg.JobMatchGrace,
 		MaxAudioBytes: int64(cfg.MaxAudioBytes),
 		TempDir:       tmp,
@@ -146,6 +146,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		gen = &process.Generator{
 			Records: records, Storage: storage,
 			TTS:           &elevenlabs.TTS{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+			Studio:        studio,
 			Limiter:       process.NewLimiter(cfg.ElevenLabsConc),
 			PartsDir:      filepath.Join(cfg.DataDir, "generations"),
 			MaxAudioBytes: int64(cfg.MaxAudioBytes), Clock: clock, Logger: a.log.With("component", "generation"), Metrics: m,

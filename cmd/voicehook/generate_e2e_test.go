@@ -312,7 +312,8 @@ func TestGenerateRejectsBadRequests(t *testing.T) {
 		{map[string]any{"segment_id": "s", "text": "  ", "voice_id": "v"}, "text is blank"},
 		{map[string]any{"segment_id": "s", "text": "Hi.", "voice_id": "v", "output_format": "pcm_16000"}, "mp3_"},
 		{map[string]any{"segment_id": "s", "voice_id": "v"}, "text is required"},
-		{map[string]any{"segment_id": "s", "text": "Hi.", "voice_id": "v", "studio": true}, "studio"},
+		{map[string]any{"segment_id": "s", "text": "Hi.", "voice_id": "v", "studio": true, "sequence": map[string]any{"group": "g", "position": 1}}, "no sequence"},
+		{map[string]any{"segment_id": "s", "voice_id": "v", "studio": true}, "text is required"},
 	} {
 		body, _ := json.Marshal(c.body)
 		var reply struct{ Status, Message string }
@@ -404,5 +405,46 @@ func TestGenerateSequence(t *testing.T) {
 	}
 	if len(calls[0].PreviousRequestIDs) != 0 {
 		t.Errorf("the first segment stitched to %v", calls[0].PreviousRequestIDs)
+	}
+}
+
+// TestGenerateStudio: "studio": true creates a Studio project from the text
+// that converts and calls the job's own callback URL; the job completes
+// through that callback with the project's audio.
+func TestGenerateStudio(t *testing.T) {
+	t.Parallel()
+	em := elevenlabstest.Start(ttsKey)
+	t.Cleanup(em.Close)
+	h := setup(t, "sqlite", func(c *config) {
+		c.ElevenLabsAPIKey, c.ElevenLabsAPIURL = ttsKey, em.URL
+	})
+	const text = "Chapter one begins.\n\nAnd then it ends."
+	job := h.createGenerated(map[string]any{"segment_id": "book-1", "text": text, "voice_id": "voice_a",
+		"model_id": "eleven_multilingual_v2", "studio": true})
+	if job.CallbackURL == "" {
+		t.Fatalf("job %+v has no callback URL", job)
+	}
+	job = h.waitJob(job.ID, 30*time.Second)
+	if job.Status != "completed" {
+		t.Fatalf("studio job %+v", job)
+	}
+	projects := em.Projects()
+	if len(projects) != 1 {
+		t.Fatalf("%d Studio projects, want 1", len(projects))
+	}
+	p := projects[0]
+	if !p.AutoConvert || p.CallbackURL != job.CallbackURL || p.DefaultModelID != "eleven_multilingual_v2" ||
+		!strings.Contains(p.ContentJSON, `"voice_id":"voice_a"`) || !strings.Contains(p.ContentJSON, "And then it ends.") {
+		t.Errorf("project %+v, want auto-converted with the job's callback URL, model and text", p)
+	}
+	if job.Generation == nil || job.Generation.RequestID != p.ProjectID {
+		t.Errorf("job generation %+v, want the project id %s", job.Generation, p.ProjectID)
+	}
+	var seg genSegmentView
+	h.do("GET", "/api/segments/book-1", nil, nil, &seg)
+	// The emulator's project audio speaks the nodes' text run together.
+	want := elevenlabstest.SpeechDuration("Chapter one begins.And then it ends.")
+	if seg.Status != "voiceover_ready" || seg.DurationMS != want.Milliseconds() || len(seg.SHA256) != 64 {
+		t.Errorf("segment %+v, want ready with the project's %d ms of audio", seg, want.Milliseconds())
 	}
 }
