@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -152,16 +153,29 @@ type Verifier struct {
 // v.Secrets, made within the allowed window. Errors wrap one of the Err*
 // sentinels above.
 func (v *Verifier) Verify(header string, body []byte) error {
-	ts, sigs, err := ParseHeader(header)
+	c, err := v.Begin(header)
 	if err != nil {
 		return err
+	}
+	_, _ = c.Write(body)
+	return c.Verify()
+}
+
+// Begin checks what the header alone can prove (its form, its window, that
+// a secret is configured) and returns a Check that hashes the body as it is
+// written: a server can refuse a stale or malformed header before reading a
+// byte of the body, and verify a large body while it streams in.
+func (v *Verifier) Begin(header string) (*Check, error) {
+	ts, sigs, err := ParseHeader(header)
+	if err != nil {
+		return nil, err
 	}
 	// The window is checked before any HMAC so that replaying an old header
 	// on a many-megabyte body costs no hashing.
 	if err := v.checkWindow(ts); err != nil {
-		return err
+		return nil, err
 	}
-	tried := false
+	c := &Check{sigs: sigs}
 	for _, secret := range v.Secrets {
 		// Surrounding spaces come from lists like "a, b" in configuration;
 		// no real secret has them.
@@ -169,16 +183,40 @@ func (v *Verifier) Verify(header string, body []byte) error {
 		if secret == "" {
 			continue
 		}
-		tried = true
-		want := mac(secret, ts, body)
-		for _, sig := range sigs {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(ts))
+		m.Write([]byte{'.'})
+		c.macs = append(c.macs, m)
+	}
+	if len(c.macs) == 0 {
+		return nil, ErrNoSecret
+	}
+	return c, nil
+}
+
+// Check is a signature check under way: write the body to it, then Verify.
+type Check struct {
+	sigs [][]byte
+	macs []hash.Hash // one per secret
+}
+
+// Write hashes the next part of the body; it never fails.
+func (c *Check) Write(p []byte) (int, error) {
+	for _, m := range c.macs {
+		m.Write(p)
+	}
+	return len(p), nil
+}
+
+// Verify reports whether the body written so far is what the header signed.
+func (c *Check) Verify() error {
+	for _, m := range c.macs {
+		want := m.Sum(nil)
+		for _, sig := range c.sigs {
 			if hmac.Equal(sig, want) {
 				return nil
 			}
 		}
-	}
-	if !tried {
-		return ErrNoSecret
 	}
 	return ErrBadSignature
 }

@@ -181,3 +181,47 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestBeginStreams: a check begun from the header alone refuses what the
+// header cannot pass, and accepts exactly the signed body however it is cut
+// into writes.
+func TestBeginStreams(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	v := &elevenlabs.Verifier{Secrets: []string{"old", "new"}, Clock: voicehooktest.NewClockAt(now)}
+	body := []byte(`{"type":"post_call_transcription","data":{"conversation_id":"c1"}}`)
+	header := elevenlabs.Sign("new", now, body)
+
+	for _, cut := range []int{0, 1, 7, len(body) - 1, len(body)} {
+		c, err := v.Begin(header)
+		if err != nil {
+			t.Fatalf("Begin: %v", err)
+		}
+		_, _ = c.Write(body[:cut])
+		_, _ = c.Write(body[cut:])
+		if err := c.Verify(); err != nil {
+			t.Errorf("cut at %d: %v", cut, err)
+		}
+	}
+	c, _ := v.Begin(header)
+	_, _ = c.Write(body[:len(body)-1])
+	if err := c.Verify(); !errors.Is(err, elevenlabs.ErrBadSignature) {
+		t.Errorf("truncated body: %v, want ErrBadSignature", err)
+	}
+
+	for name, tc := range map[string]struct {
+		v      *elevenlabs.Verifier
+		header string
+		want   error
+	}{
+		"stale":     {v, elevenlabs.Sign("new", now.Add(-time.Hour), body), elevenlabs.ErrStaleSignature},
+		"future":    {v, elevenlabs.Sign("new", now.Add(time.Hour), body), elevenlabs.ErrFutureSignature},
+		"malformed": {v, "t=abc,v0=00", elevenlabs.ErrMalformedSignature},
+		"missing":   {v, "", elevenlabs.ErrNoSignature},
+		"no secret": {&elevenlabs.Verifier{Secrets: []string{" "}, Clock: voicehooktest.NewClockAt(now)}, header, elevenlabs.ErrNoSecret},
+	} {
+		if _, err := tc.v.Begin(tc.header); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Begin = %v, want %v", name, err, tc.want)
+		}
+	}
+}

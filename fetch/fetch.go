@@ -6,9 +6,9 @@
 //
 // Its errors follow voicehook's classes: what a retry may fix (network
 // trouble, timeouts, 408, 425, 429, 5xx) is a plain error; what it cannot
-// (4xx, forbidden address, bad URL, too large, not audio) is a
-// voicehook.PermanentError. No error quotes a URL's query string, userinfo
-// or fragment: signed audio URLs carry tokens there.
+// (4xx, forbidden address, bad URL, a host that never resolves, too
+// large, not audio) is a voicehook.PermanentError. No error quotes a URL's
+// query string, userinfo or fragment: signed audio URLs carry tokens there.
 package fetch
 
 import (
@@ -48,6 +48,9 @@ type Fetcher struct {
 	MaxRedirects int
 	// UserAgent is sent with every request (DefaultUserAgent if empty).
 	UserAgent string
+	// Temp, if set, bounds the bytes that downloads (and Fetcher.Save) may
+	// hold in the temp folder: see TempDir.MaxBytes.
+	Temp *TempDir
 
 	// dialCheck replaces checkDial in tests, which can only reach loopback
 	// and so tell hops apart by port.
@@ -106,7 +109,7 @@ func (f *Fetcher) Download(ctx context.Context, rawURL, dir string) (File, error
 		return File{}, tooLarge(maxBytes, fmt.Errorf("%s: Content-Length %d: %w", where, resp.ContentLength, ErrTooLarge))
 	}
 
-	file, err := save(resp.Body, dir, maxBytes, serverSaid(resp))
+	file, err := save(resp.Body, dir, maxBytes, serverSaid(resp), f.Temp)
 	if err != nil {
 		if !voicehook.IsPermanent(err) && ctx.Err() != nil {
 			return File{}, requestError(ctx, err, where, timeout)
@@ -148,8 +151,10 @@ func requestError(ctx context.Context, err error, where string, timeout time.Dur
 		return err
 	}
 	if errors.Is(err, ErrForbiddenAddress) {
-		return voicehook.Permanent("audio URL points to a private or internal address",
-			fmt.Errorf("%s: %w", where, err))
+		return voicehook.Permanent(privateAddressReason, fmt.Errorf("%s: %w", where, err))
+	}
+	if perr, ok := notFoundError(err, where); ok {
+		return perr
 	}
 	switch ctx.Err() {
 	case context.DeadlineExceeded:

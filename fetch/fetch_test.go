@@ -209,11 +209,11 @@ func TestDownloadFails(t *testing.T) {
 		// The address policy, checked when dialling: the loopback server is
 		// refused as soon as AllowPrivate is off, with no traffic sent.
 		{"loopback refused", Fetcher{}, srv.URL + "/audio.mp3?token=s3cr3t",
-			"audio URL points to a private or internal address", ErrForbiddenAddress, "127.0.0.1 is forbidden (loopback)"},
+			privateAddressReason, ErrForbiddenAddress, "127.0.0.1 is forbidden (loopback)"},
 		{"IPv4-mapped loopback refused", Fetcher{}, "http://[::ffff:127.0.0.1]:" + srv.URL[strings.LastIndex(srv.URL, ":")+1:] + "/audio.mp3",
-			"audio URL points to a private or internal address", ErrForbiddenAddress, "(loopback)"},
+			privateAddressReason, ErrForbiddenAddress, "(loopback)"},
 		{"IPv6 loopback refused", Fetcher{}, "http://[::1]:9/audio.mp3",
-			"audio URL points to a private or internal address", ErrForbiddenAddress, "::1 is forbidden (loopback)"},
+			privateAddressReason, ErrForbiddenAddress, "::1 is forbidden (loopback)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,11 +299,11 @@ func TestDownloadChecksEveryRedirectHop(t *testing.T) {
 		return nil
 	}}
 	_, err := f.Download(context.Background(), outside.URL+"/start", t.TempDir())
-	assertPermanent(t, err, "audio URL points to a private or internal address")
+	assertPermanent(t, err, privateAddressReason)
 	if !errors.Is(err, ErrForbiddenAddress) {
 		t.Errorf("error %v does not wrap ErrForbiddenAddress", err)
 	}
-	want := "audio URL points to a private or internal address: " + outside.URL + "/start (redirected to " +
+	want := privateAddressReason + ": " + outside.URL + "/start (redirected to " +
 		inside.URL + "/audio.mp3): dial tcp " + insideHost + ": address 127.0.0.1 is forbidden (pretend private)"
 	if diff := cmp.Diff(want, err.Error()); diff != "" {
 		t.Errorf("message (-want +got):\n%s", diff)

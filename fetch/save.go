@@ -43,14 +43,29 @@ type File struct {
 // base64 audio, pass base64.NewDecoder(base64.StdEncoding, src): corrupt
 // base64 is a permanent error too. On any error no file is left behind.
 func Save(r io.Reader, dir string, maxBytes int64) (File, error) {
-	return save(r, dir, maxBytes, "")
+	return save(r, dir, maxBytes, "", nil)
+}
+
+// Save is the package's Save within f.Temp's budget (if f or f.Temp is nil,
+// there is none).
+func (f *Fetcher) Save(r io.Reader, dir string, maxBytes int64) (File, error) {
+	var temp *TempDir
+	if f != nil {
+		temp = f.Temp
+	}
+	return save(r, dir, maxBytes, "", temp)
 }
 
 // save is Save with a note on what the server claimed the content was
-// (", server said Content-Type …"), for the not-audio message.
-func save(r io.Reader, dir string, maxBytes int64, serverSaid string) (_ File, err error) {
+// (", server said Content-Type …"), for the not-audio message, and the temp
+// folder whose budget bounds it (nil: none). Over the budget it fails with
+// a transient error wrapping ErrTempFull, before or while writing.
+func save(r io.Reader, dir string, maxBytes int64, serverSaid string, temp *TempDir) (_ File, err error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
+	}
+	if err := temp.room(); err != nil {
+		return File{}, fmt.Errorf("save audio: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "audio-*")
 	if err != nil {
@@ -67,7 +82,11 @@ func save(r io.Reader, dir string, maxBytes int64, serverSaid string) (_ File, e
 	hash := sha256.New()
 	head := &headBuffer{}
 	// One byte past the limit tells "exactly maxBytes" from "more".
-	n, err := io.Copy(io.MultiWriter(tmp, hash, head), io.LimitReader(r, maxBytes+1))
+	var to io.Writer = io.MultiWriter(tmp, hash, head)
+	if temp != nil {
+		to = &budgetWriter{w: to, temp: temp}
+	}
+	n, err := io.Copy(to, io.LimitReader(r, maxBytes+1))
 	if err != nil {
 		var corrupt base64.CorruptInputError
 		if errors.As(err, &corrupt) {

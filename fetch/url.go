@@ -39,7 +39,7 @@ func checkURL(u *url.URL) error {
 	if u.Hostname() == "" {
 		return voicehook.Permanent("audio URL has no host", fmt.Errorf("%s", redact(u)))
 	}
-	return nil
+	return checkHost(u.Hostname())
 }
 
 // redact keeps only scheme://host/path of u for errors and logs: query

@@ -26,6 +26,10 @@ type Options struct {
 	MaxConns int
 	// StatementTimeout bounds every statement (default 30s; 0 keeps it).
 	StatementTimeout time.Duration
+	// OpTimeout is the client-side deadline of one store operation
+	// (default sqlstore.DefaultOpTimeout): unlike StatementTimeout it holds
+	// when the server never sees the statement or its answer never arrives.
+	OpTimeout time.Duration
 }
 
 // migrationLockID is the advisory lock replicas take turns on while
@@ -44,6 +48,20 @@ func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
 	}
 	if timeout > 0 {
 		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
+	}
+	opTimeout := opts.OpTimeout
+	if opTimeout == 0 {
+		opTimeout = sqlstore.DefaultOpTimeout
+	}
+	if opTimeout > 0 {
+		// A client that gave up on a transaction at its deadline closed the
+		// connection, but over a broken network the server may never hear
+		// of it and would keep the transaction open (and the rows it
+		// inserted locked: a retried delivery's INSERT would wait on its
+		// dedupe key) until TCP keepalive notices, hours later. No
+		// transaction of ours sits idle longer than its whole deadline, so
+		// the server may end one that does.
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint((2 * opTimeout).Milliseconds())
 	}
 	cfg.ConnectTimeout = 5 * time.Second
 	db := stdlib.OpenDB(*cfg)
@@ -67,9 +85,10 @@ func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
 		// River's database/sql driver lets the queue share the store's
 		// *sql.Tx, so an event and its queue job commit together. It
 		// polls instead of LISTEN/NOTIFY.
-		River: riverdatabasesql.New(db),
-		Lock:  func(ctx context.Context) (func(), error) { return advisoryLock(ctx, db) },
-		Clock: opts.Clock,
+		River:     riverdatabasesql.New(db),
+		Lock:      func(ctx context.Context) (func(), error) { return advisoryLock(ctx, db) },
+		Clock:     opts.Clock,
+		OpTimeout: opTimeout,
 	}), nil
 }
 

@@ -47,7 +47,8 @@ func (s *step) obtain(ctx context.Context, src voicehook.AudioSource) (fetch.Fil
 		return f, nil
 	case len(src.Base64) > 0:
 		dec := base64.NewDecoder(base64.StdEncoding, bytes.NewReader(src.Base64))
-		f, err := fetch.Save(dec, s.p.TempDir, s.p.MaxAudioBytes)
+		// Through the Fetcher: its temp-folder budget bounds every save.
+		f, err := s.p.Fetcher.Save(dec, s.p.TempDir, s.p.MaxAudioBytes)
 		if err != nil && !voicehook.IsPermanent(err) {
 			// Inline audio cannot get better by waiting.
 			err = voicehook.Permanent("inline audio unusable", err)
@@ -60,7 +61,7 @@ func (s *step) obtain(ctx context.Context, src voicehook.AudioSource) (fetch.Fil
 			return fetch.File{}, fmt.Errorf("fetching studio audio: %w", err)
 		}
 		defer rc.Close()
-		return fetch.Save(io.Reader(rc), s.p.TempDir, s.p.MaxAudioBytes)
+		return s.p.Fetcher.Save(io.Reader(rc), s.p.TempDir, s.p.MaxAudioBytes)
 	default:
 		return fetch.File{}, voicehook.Permanent("no audio URL in webhook payload", nil)
 	}

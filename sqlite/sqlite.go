@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
@@ -28,6 +29,9 @@ type Options struct {
 	Clock voicehook.Clock
 	// Readers caps the read-only pool (default 4).
 	Readers int
+	// OpTimeout is the deadline of one store operation (default
+	// sqlstore.DefaultOpTimeout; negative, none).
+	OpTimeout time.Duration
 }
 
 // Open opens (creating if needed) the store in dataDir. It does not migrate.
@@ -62,11 +66,12 @@ func Open(dataDir string, opts Options) (*sqlstore.DB, error) {
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
 	return sqlstore.New(sqlstore.Config{
-		Dialect: sqlstore.SQLite,
-		Writer:  writer,
-		Reader:  reader,
-		River:   riversqlite.New(writer),
-		Clock:   opts.Clock,
+		Dialect:   sqlstore.SQLite,
+		Writer:    writer,
+		Reader:    reader,
+		River:     riversqlite.New(writer),
+		Clock:     opts.Clock,
+		OpTimeout: opts.OpTimeout,
 	}), nil
 }
 

@@ -124,12 +124,16 @@ func (a *admin) guard(next http.Handler) http.Handler {
 	}))
 }
 
-// session names the signed-in session a form token is bound to.
-func (a *admin) session() string {
+// session names the signed-in session a form token is bound to: its id,
+// so a form token dies with the session it was made for.
+func (a *admin) session(r *http.Request) string {
 	if a.s.AdminToken == "" {
 		return "loopback"
 	}
-	return a.s.sessionValue()
+	if sess, ok := a.s.sessionFrom(r); ok {
+		return "session " + sess.id
+	}
+	return "none" // a bearer-token client: no form of ours to post
 }
 
 // notice is a one-line message at the top of a page.
@@ -154,7 +158,7 @@ func (a *admin) render(w http.ResponseWriter, r *http.Request, code int, name st
 		p.Nav = "-" // the menu, with no page current
 	}
 	if p.CSRF == "" {
-		p.CSRF = a.csrf.token("form", a.session())
+		p.CSRF = a.csrf.token("form", a.session(r))
 	}
 	var buf bytes.Buffer
 	if err := a.pages[name].Execute(&buf, p); err != nil {
@@ -245,13 +249,23 @@ func (a *admin) logout(w http.ResponseWriter, r *http.Request) {
 	if !a.checkForm(w, r) {
 		return
 	}
+	// End the session on the server, not just in this browser: a copy of
+	// the cookie must stop working too.
+	if sess, ok := a.s.sessionFrom(r); ok {
+		if err := a.s.revokeSession(r.Context(), sess); err != nil {
+			a.s.Logger.Error("sign-out not recorded", "err", err)
+			a.renderError(w, r, http.StatusServiceUnavailable, "Not signed out",
+				"The store did not record the sign-out. Try again in a moment.")
+			return
+		}
+	}
 	a.s.clearCookie(w, sessionCookie, "/")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 // checkForm checks a signed-in POST; on refusal it has answered.
 func (a *admin) checkForm(w http.ResponseWriter, r *http.Request) bool {
-	err := a.csrf.check(w, r, "form", a.session())
+	err := a.csrf.check(w, r, "form", a.session(r))
 	if err == nil {
 		return true
 	}
@@ -259,16 +273,6 @@ func (a *admin) checkForm(w http.ResponseWriter, r *http.Request) bool {
 		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	a.renderError(w, r, http.StatusForbidden, "Refused", capitalize(err.Error())+".")
 	return false
-}
-
-// safeNext keeps a post-sign-in redirect on this server: a path, not
-// "//host" or a URL.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
-		return "/"
-	}
-	return next
 }
 
 // --------------------------------------------------------------- formatting

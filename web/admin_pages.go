@@ -243,7 +243,7 @@ func (a *admin) event(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := eventData{Event: ev, Attempts: attempts, SegmentID: ev.SegmentID}
-	for name, v := range ev.Headers {
+	for name, v := range shownHeaders(ev.Headers) {
 		d.Headers = append(d.Headers, headerRow{name, v})
 	}
 	slices.SortFunc(d.Headers, func(x, y headerRow) int { return strings.Compare(x.Name, y.Name) })

@@ -188,6 +188,9 @@ type testServer struct {
 	store *fakeStore
 	h     http.Handler
 	woken int
+	// session is the cookie reqOpts.session sends: one signed-in session
+	// per test server, so form tokens read from one page fit the next POST.
+	session string
 }
 
 func newTestServer(t *testing.T, token, publicURL string) *testServer {
@@ -230,7 +233,10 @@ func (ts *testServer) do(method, target string, o reqOpts) *httptest.ResponseRec
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if o.session {
-		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: ts.srv.sessionValue()})
+		if ts.session == "" {
+			ts.session = ts.srv.newSessionValue()
+		}
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: ts.session})
 	}
 	if o.bearer {
 		r.Header.Set("Authorization", "Bearer "+testToken)
@@ -497,15 +503,23 @@ func TestLogin(t *testing.T) {
 	for _, c := range w.Result().Cookies() {
 		got = append(got, cookie{c.Name, c.Value, c.Path, c.HttpOnly, c.Secure, c.SameSite, c.MaxAge})
 	}
+	if len(got) > 0 {
+		// A new random session each sign-in (session_test.go); here only
+		// that it is one this server sealed.
+		if _, ok := ts.srv.parseSession(got[0].Value); !ok {
+			t.Errorf("session cookie %q is not a session of this server", got[0].Value)
+		}
+		if strings.Contains(got[0].Value, testToken) {
+			t.Error("the session cookie holds the token")
+		}
+		got[0].Value = "<session>"
+	}
 	want := []cookie{
-		{sessionCookie, ts.srv.sessionValue(), "/", true, true, http.SameSiteStrictMode, 0},
+		{sessionCookie, "<session>", "/", true, true, http.SameSiteStrictMode, int(sessionLifetime / time.Second)},
 		{loginCookie, "", "/login", true, true, http.SameSiteStrictMode, -1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("cookies after sign-in (-want +got):\n%s", diff)
-	}
-	if strings.Contains(ts.srv.sessionValue(), testToken) {
-		t.Error("the session cookie holds the token")
 	}
 
 	// Sign out: a form POST; the cookie is cleared.

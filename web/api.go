@@ -97,7 +97,14 @@ func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetSegment(w http.ResponseWriter, r *http.Request) {
-	seg, err := s.Records.Segment(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	seg, err := s.Records.Segment(r.Context(), id)
+	if errors.Is(err, voicehook.ErrNotFound) {
+		// The callback URL does not depend on the segment existing: a
+		// pipeline can fetch it before anything is recorded.
+		writeJSON(w, http.StatusNotFound, map[string]string{"status": "error", "message": "segment not found", "callback_url": s.callbackURL(id)})
+		return
+	}
 	if err != nil {
 		s.writeStoreError(w, err, "segment")
 		return
@@ -109,8 +116,16 @@ func (s *Server) handleGetSegment(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, struct {
 		voicehook.Segment
-		Jobs []voicehook.Job `json:"jobs"`
-	}{seg, nonNil(jobs)})
+		CallbackURL string          `json:"callback_url"`
+		Jobs        []voicehook.Job `json:"jobs"`
+	}{seg, s.callbackURL(seg.ID), nonNil(jobs)})
+}
+
+// handleCallbackURL answers a segment's callback URL whether or not the
+// segment is recorded (its token depends only on its id).
+func (s *Server) handleCallbackURL(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	writeJSON(w, http.StatusOK, map[string]string{"segment_id": id, "callback_url": s.callbackURL(id)})
 }
 
 // maxListedPayload is the largest raw payload a list shows inline; larger
@@ -191,6 +206,7 @@ type eventView struct {
 }
 
 func viewEvent(ev voicehook.Event, maxPayload int) eventView {
+	ev.Headers = shownHeaders(ev.Headers)
 	v := eventView{Event: ev}
 	switch {
 	case maxPayload >= 0 && len(ev.RawPayload) > maxPayload:

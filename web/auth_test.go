@@ -36,7 +36,13 @@ func TestAdminAllowedWithToken(t *testing.T) {
 		want bool
 	}{
 		{"Bearer tok", true},
+		// The auth-scheme is case-insensitive (RFC 7235, section 2.1).
+		{"bearer tok", true},
+		{"BEARER tok", true},
+		{"bEaReR  tok", true},
 		{"Bearer nope", false},
+		{"Bearertok", false},
+		{"Basic tok", false},
 		{"tok", false},
 		{"", false},
 	}

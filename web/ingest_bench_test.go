@@ -88,7 +88,7 @@ func benchIngest(b *testing.B, db *sqlstore.DB, senders int) {
 	defer w.Close()
 	srv := &web.Server{
 		Verifier:     &elevenlabs.Verifier{Secrets: []string{benchSecret}},
-		Tokens:       web.NewTokens([]byte("bench-callback-key")),
+		Tokens:       benchTokens,
 		Ingest:       w.Submit,
 		Inbox:        db,
 		Records:      db,
@@ -104,6 +104,8 @@ func benchIngest(b *testing.B, db *sqlstore.DB, senders int) {
 
 var benchSeq atomic.Int64
 
+var benchTokens = web.NewTokens([]byte("bench-callback-key"))
+
 // post sends b.N distinct signed deliveries from senders goroutines: one
 // loop for a single sender, else RunParallel with senders/GOMAXPROCS
 // goroutines per proc (rounded up).
@@ -114,7 +116,7 @@ func post(b *testing.B, h http.Handler, senders int) {
 		n := benchSeq.Add(1)
 		seg := fmt.Sprintf("seg-%d-%d", run, n)
 		body := []byte(`{"status":"completed","output":{"url":"https://audio.example/` + seg + `.mp3"},"notes":"` + filler + `"}`)
-		req := httptest.NewRequest(http.MethodPost, web.WebhookPath+"?segment_id="+seg, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, web.WebhookPath+"?segment_id="+seg+"&token="+benchTokens.For(seg), bytes.NewReader(body))
 		req.Header.Set(elevenlabs.HeaderName, elevenlabs.Sign(benchSecret, time.Now(), body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +28,12 @@ type Server struct {
 	// Ingest stores one verified delivery durably (through the group
 	// commit writer) and says what became of it.
 	Ingest func(ctx context.Context, ev voicehook.NewEvent) voicehook.IngestResult
+	// AckTimeout bounds a delivery's wait for its commit (--ack-timeout):
+	// past it the delivery answers 503 with Retry-After (ack.go). 0: none.
+	AckTimeout time.Duration
+	// WriterRunning, if set, says how long the ingest writer's commit under
+	// way has run: /readyz fails while it exceeds AckTimeout.
+	WriterRunning func() time.Duration
 	// Inbox serves the events' reads, replays and overview.
 	Inbox   voicehook.Inbox
 	Records voicehook.Records
@@ -38,13 +46,39 @@ type Server struct {
 	// Wake tells the queue that events wait (after a replay).
 	Wake func()
 	// Media serves stored audio under /media/.
-	Media        http.Handler
-	Metrics      *metrics.Metrics
-	AdminToken   string
-	PublicURL    string
-	MaxBodyBytes int64
-	Clock        voicehook.Clock
-	Logger       *slog.Logger
+	Media      http.Handler
+	Metrics    *metrics.Metrics
+	AdminToken string
+	// MetricsToken, if set, is a bearer token that opens /metrics and
+	// nothing else (the admin token opens it too).
+	MetricsToken string
+	// SessionRevocations records admin sign-outs; nil keeps them in this
+	// process's memory (see session.go).
+	SessionRevocations SessionRevocations
+	PublicURL          string
+	MaxBodyBytes       int64
+	// Bodies bounds the memory held by webhook bodies being read, across
+	// all requests (NewBodyBudget; nil means DefaultBodyMemory).
+	Bodies *BodyBudget
+	// SegmentTokenOptional accepts a signed delivery naming a segment_id
+	// without that segment's callback token (--segment-token=optional): a
+	// captured delivery can then be replayed onto another segment.
+	SegmentTokenOptional bool
+	bodiesOnce           sync.Once
+	Clock                voicehook.Clock
+	Logger               *slog.Logger
+
+	memOnce        sync.Once
+	memRevocations *memoryRevocations
+}
+
+func (s *Server) bodies() *BodyBudget {
+	s.bodiesOnce.Do(func() {
+		if s.Bodies == nil {
+			s.Bodies = NewBodyBudget(DefaultBodyMemory)
+		}
+	})
+	return s.Bodies
 }
 
 // WebhookPath is where ElevenLabs delivers.
@@ -60,6 +94,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/jobs", s.handleListJobs)
 	api("GET /api/jobs/{id}", s.handleGetJob)
 	api("GET /api/segments/{id}", s.handleGetSegment)
+	api("GET /api/segments/{id}/callback-url", s.handleCallbackURL)
 	api("GET /api/segments/{id}/captions.vtt", s.handleCaptions("vtt"))
 	api("GET /api/segments/{id}/captions.srt", s.handleCaptions("srt"))
 	api("GET /api/events", s.handleListEvents)
@@ -72,7 +107,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", s.requireMetrics(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	}
 	if s.Media != nil {
 		mux.Handle("GET /media/", s.Media)
@@ -82,6 +117,17 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	// A database that stopped answering can still take new connections
+	// (or a ping may get a healthy one) while the writer's commit hangs:
+	// deliveries are answered 503, so this replica is not ready.
+	if s.AckTimeout > 0 && s.WriterRunning != nil {
+		if running := s.WriterRunning(); running > s.AckTimeout {
+			s.Logger.Warn("not ready: ingest commit stuck", "running", running, "ack_timeout", s.AckTimeout)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable",
+				"message": fmt.Sprintf("store not committing: the current commit has run %s, over --ack-timeout %s", running.Round(time.Millisecond), s.AckTimeout)})
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.Inbox.Ping(ctx); err != nil {

@@ -14,32 +14,50 @@ import (
 )
 
 // keptHeaders are the request headers stored with an event for operators.
-var keptHeaders = []string{"Content-Type", "User-Agent", elevenlabs.HeaderName, "X-Forwarded-For", "X-Request-Id"}
+// The signature's value is not among them: operators see that it was
+// present and valid, which is all it can tell them.
+var keptHeaders = []string{"Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id"}
 
 // handleWebhook reads, authenticates and durably stores one delivery. It
 // answers 200 only after the event is committed; everything else it answers
-// says why, and nothing refused is stored.
+// says why, and nothing refused is stored. What the headers can refuse is
+// refused before the body is read.
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	start := s.Clock.Now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.Metrics.Deliveries.WithLabelValues("too_large").Inc()
-			s.Logger.Warn("webhook body over the limit", "limit", s.MaxBodyBytes, "remote", r.RemoteAddr)
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes (--max-body-bytes)", s.MaxBodyBytes))
-			return
-		}
-		s.Metrics.Deliveries.WithLabelValues("read_error").Inc()
-		writeError(w, http.StatusBadRequest, "could not read body")
+	segmentID := r.URL.Query().Get("segment_id")
+	p, no := s.authorizeHeaders(r, segmentID)
+	if no != nil {
+		s.refuse(w, r, segmentID, no)
 		return
 	}
-	segmentID := r.URL.Query().Get("segment_id")
-	if reason, msg := s.authenticate(r, segmentID, body); reason != "" {
-		s.Metrics.Deliveries.WithLabelValues("rejected").Inc()
-		s.Metrics.Rejected.WithLabelValues(reason).Inc()
-		s.Logger.Warn("webhook rejected", "reason", reason, "segment_id", segmentID, "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, msg)
+	if r.ContentLength > s.MaxBodyBytes {
+		s.bodyTooLarge(w, r)
+		return
+	}
+	var sink io.Writer = io.Discard
+	if p.check != nil {
+		sink = p.check
+	}
+	body, release, err := readBody(w, r, s.MaxBodyBytes, s.bodies(), sink)
+	defer release()
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			s.bodyTooLarge(w, r)
+		case errors.Is(err, errBodyBudget):
+			s.Metrics.Deliveries.WithLabelValues("busy").Inc()
+			s.Logger.Warn("webhook body refused: memory budget for bodies in flight is full", "remote", r.RemoteAddr)
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "too many large bodies in flight; retry shortly")
+		default:
+			s.Metrics.Deliveries.WithLabelValues("read_error").Inc()
+			writeError(w, http.StatusBadRequest, "could not read body")
+		}
+		return
+	}
+	if no := p.verifyBody(); no != nil {
+		s.refuse(w, r, segmentID, no)
 		return
 	}
 
@@ -53,6 +71,12 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 			headers[h] = v
 		}
 	}
+	if p.signature != "" {
+		headers[elevenlabs.HeaderName] = p.signature
+	}
+	if p.byToken {
+		headers["Callback-Token"] = "valid"
+	}
 	ev := voicehook.NewEvent{
 		ID:         "evt_" + uuid.Must(uuid.NewV7()).String(),
 		Service:    voicehook.ServiceElevenLabs,
@@ -64,11 +88,11 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		Headers:    headers,
 		ReceivedAt: start.UTC(),
 	}
-	res := s.Ingest(r.Context(), ev)
+	res := s.ingestWithin(w, r, ev)
 	if res.Err != nil {
 		s.Metrics.Deliveries.WithLabelValues("unavailable").Inc()
 		s.Logger.Error("storing webhook event", "err", res.Err, "segment_id", segmentID)
-		writeError(w, http.StatusServiceUnavailable, "event not stored: store unavailable; retry")
+		writeError(w, http.StatusServiceUnavailable, "event not acknowledged: the store is unavailable or did not commit it in time; retry (if it was stored meanwhile, the retry is answered as a duplicate)")
 		return
 	}
 	s.Metrics.AckLatency.Observe(s.Clock.Now().Sub(start).Seconds())
@@ -91,23 +115,17 @@ func eventType(t string) string {
 	return t
 }
 
-// authenticate accepts a valid ElevenLabs-Signature header or, for senders
-// that cannot sign (Studio's callback_url), a valid callback token for the
-// segment. It returns a metrics reason and a client message on refusal.
-func (s *Server) authenticate(r *http.Request, segmentID string, body []byte) (reason, msg string) {
-	if h := r.Header.Get(elevenlabs.HeaderName); h != "" {
-		if err := s.Verifier.Verify(h, body); err != nil {
-			return elevenlabs.Reason(err), "invalid signature: " + err.Error()
-		}
-		return "", ""
-	}
-	if tok := r.URL.Query().Get("token"); tok != "" {
-		if segmentID == "" || !s.Tokens.Valid(segmentID, tok) {
-			return "bad_token", "invalid callback token for this segment_id"
-		}
-		return "", ""
-	}
-	return "missing", "missing " + elevenlabs.HeaderName + " header (or callback token)"
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, segmentID string, no *refusal) {
+	s.Metrics.Deliveries.WithLabelValues("rejected").Inc()
+	s.Metrics.Rejected.WithLabelValues(no.reason).Inc()
+	s.Logger.Warn("webhook rejected", "reason", no.reason, "segment_id", segmentID, "remote", r.RemoteAddr)
+	writeError(w, http.StatusUnauthorized, no.msg)
+}
+
+func (s *Server) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
+	s.Metrics.Deliveries.WithLabelValues("too_large").Inc()
+	s.Logger.Warn("webhook body over the limit", "limit", s.MaxBodyBytes, "remote", r.RemoteAddr)
+	writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes (--max-body-bytes)", s.MaxBodyBytes))
 }
 
 // callbackURL is the URL a job's sender calls back, carrying a token that

@@ -404,7 +404,9 @@ func TestAdminCrossSiteAndEscaping(t *testing.T) {
 	}
 
 	// Metrics computed at scrape time are there.
-	resp, err := http.Get(h.base + "/metrics")
+	req, _ := http.NewRequest("GET", h.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminTestToken) // --admin-token guards /metrics too
+	resp, err := http.DefaultClient.Do(req)
 	must(t, "GET /metrics", err)
 	defer resp.Body.Close()
 	m, _ := io.ReadAll(resp.Body)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -38,6 +37,7 @@ type app struct {
 	http    *http.Server
 	ln      net.Listener
 	unlock  func()
+	temp    *fetch.TempDir
 	baseURL string
 	clock   voicehook.Clock
 }
@@ -52,9 +52,9 @@ func openStore(ctx context.Context, cfg config, clock voicehook.Clock) (*sqlstor
 		if err != nil {
 			return nil, nil, err
 		}
-		db, err = sqlite.Open(cfg.DataDir, sqlite.Options{Clock: clock})
+		db, err = sqlite.Open(cfg.DataDir, sqlite.Options{Clock: clock, OpTimeout: cfg.DBOpTimeout})
 	} else {
-		db, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Clock: clock, MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStmtTimeout})
+		db, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Clock: clock, MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStmtTimeout, OpTimeout: cfg.DBOpTimeout})
 	}
 	if err != nil {
 		unlock()
@@ -100,10 +100,20 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	if err != nil {
 		return fmt.Errorf("reading media key: %w", err)
 	}
-	tmp := filepath.Join(cfg.DataDir, "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return fmt.Errorf("creating temp dir: %w", err)
+	// Audio on its way to storage sits in a folder of this process's own
+	// under <data-dir>/tmp; what killed processes left there goes now.
+	// On SQLite the data-dir lock makes every older file an orphan; on
+	// PostgreSQL replicas may share the data dir, and only folders whose
+	// owner's lock is free are swept (fetch.OpenTempDir).
+	temp, swept, err := fetch.OpenTempDir(filepath.Join(cfg.DataDir, "tmp"), cfg.tempMaxBytes(), time.Now(), cfg.DatabaseURL == "")
+	if err != nil {
+		return err
 	}
+	a.temp = temp
+	if swept.Files > 0 {
+		a.log.Info("removed orphaned temp files", "files", swept.Files, "bytes", swept.Bytes, "dir", temp.Root)
+	}
+	tmp := temp.Path
 	local, err := disk.New(filepath.Join(cfg.DataDir, "media"), a.baseURL, []byte(mediaKey), disk.WithClock(clock))
 	if err != nil {
 		return fmt.Errorf("setting up local storage: %w", err)
@@ -126,7 +136,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Records:       records,
 		Mirror:        records.mirror,
 		Storage:       storage,
-		Fetcher:       &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout},
+		Fetcher:       &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout, Temp: temp},
 		Studio:        studio,
 		Grace:         cfg.JobMatchGrace,
 		MaxAudioBytes: int64(cfg.MaxAudioBytes),
@@ -138,6 +148,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	qcfg := sqlstore.QueueConfig{
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 		JobTimeout: cfg.JobTimeout, PollInterval: pollInterval(cfg), Logger: a.log,
+		ReplicaTimeout: cfg.ReplicaTimeout,
 	}
 	var gen *process.Generator
 	if cfg.ElevenLabsAPIKey != "" {
@@ -165,6 +176,9 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	a.writer = groupcommit.New(a.db.Ingest, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
 		Refused: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
 		After:   func([]voicehook.NewEvent, []voicehook.IngestResult) { a.queue.Wake() },
+		// The store bounds each of its operations too; this bounds the
+		// commit as a whole, whatever Commit does.
+		Timeout: a.db.OpTimeout(),
 	})
 	if len(cfg.secrets()) == 0 {
 		a.log.Warn("no --elevenlabs-secret: signed webhooks will be refused; only callback-token URLs are accepted")
@@ -178,15 +192,21 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Generations: generations,
 		// A base whose segments hold their scripts needs only the
 		// segment id to generate.
-		ScriptFromRecords: cfg.Records == "airtable" && cfg.Airtable.Fields.SegmentScript != "",
-		Wake:              a.queue.Wake,
-		Media:             local.Handler(cfg.Storage != "local"),
-		Metrics:           m,
-		AdminToken:        cfg.AdminToken,
-		PublicURL:         a.baseURL,
-		MaxBodyBytes:      int64(cfg.MaxBodyBytes),
-		Clock:             clock,
-		Logger:            a.log,
+		ScriptFromRecords:    cfg.Records == "airtable" && cfg.Airtable.Fields.SegmentScript != "",
+		Wake:                 a.queue.Wake,
+		Media:                local.Handler(cfg.Storage != "local"),
+		Metrics:              m,
+		AdminToken:           cfg.AdminToken,
+		MetricsToken:         cfg.MetricsToken,
+		SessionRevocations:   a.db, // sign-outs shared by every replica
+		PublicURL:            a.baseURL,
+		MaxBodyBytes:         int64(cfg.MaxBodyBytes),
+		Bodies:               web.NewBodyBudget(cfg.bodyMemory()),
+		SegmentTokenOptional: cfg.SegmentToken == "optional",
+		AckTimeout:           cfg.AckTimeout,   // a delivery waits this for its commit, then answers 503
+		WriterRunning:        a.writer.Running, // /readyz fails while a commit runs longer than AckTimeout
+		Clock:                clock,
+		Logger:               a.log,
 	}
 	a.http = &http.Server{
 		Handler:           srv.Handler(),
@@ -278,6 +298,11 @@ func (a *app) closeStore() {
 	}
 	if err := a.db.Close(); err != nil {
 		a.log.Warn("closing store", "err", err)
+	}
+	if a.temp != nil {
+		if err := a.temp.Close(); err != nil {
+			a.log.Warn("removing temp dir", "err", err)
+		}
 	}
 	a.unlock()
 }

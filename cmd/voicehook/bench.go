@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/voicehook/voicehook/internal/bench"
+	"github.com/voicehook/voicehook/web"
 )
 
 // cmdBench is `voicehook bench` (internal/bench), driving this command's
@@ -18,6 +19,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ParseFlags: parseFlags,
 		ParseSize:  func(s string) (int64, error) { var b byteSize; err := b.Set(s); return int64(b), err },
 		Target:     startBenchServer,
+		CallbackToken: func(key, segment string) string {
+			return web.NewTokens([]byte(key)).For(segment)
+		},
 	}.Run(ctx, args, stdout, stderr)
 }
 
@@ -27,6 +31,7 @@ func startBenchServer(ctx context.Context, o bench.TargetOptions) (*bench.Server
 	var cfg config
 	cfg.register(newFlagSet("bench-serve", ""))
 	cfg.Addr, cfg.DataDir, cfg.DatabaseURL = o.Listener.Addr().String(), o.DataDir, o.DatabaseURL
+	cfg.CallbackKey = o.CallbackKey
 	cfg.ElevenLabsSecret, cfg.FetchAllowPriv, cfg.Workers, cfg.LogLevel = o.Secret, o.FetchAllowPrivate, o.Workers, o.LogLevel
 	log, err := newLogger("text", cfg.LogLevel, o.Log)
 	if err != nil {

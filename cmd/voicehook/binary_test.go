@@ -63,7 +63,7 @@ var servingAddr = regexp.MustCompile(`msg="voicehook serving" addr=(\S+)`)
 
 func startServe(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--callback-key", testCallbackKey}, args...)...)
 	cmd.Env = append(os.Environ(), "VOICEHOOK_LOG_LEVEL=info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -22,6 +22,7 @@ type config struct {
 	ElevenLabsConc   int
 	PublicURL        string
 	AdminToken       string
+	MetricsToken     string
 	CallbackKey      string
 	FetchAllowPriv   bool
 	FetchTimeout     time.Duration
@@ -30,7 +31,10 @@ type config struct {
 	retentionEvery   time.Duration // how often the purge runs (tests; default hourly)
 	MaxAttempts      int
 	MaxBodyBytes     byteSize
+	MaxBodyMemory    byteSize
+	SegmentToken     string
 	MaxAudioBytes    byteSize
+	TempMaxBytes     byteSize
 	Records          string
 	Airtable         airtable.Config
 	Storage          string
@@ -40,9 +44,12 @@ type config struct {
 	RetryBase        time.Duration
 	RetryMax         time.Duration
 	JobTimeout       time.Duration
+	ReplicaTimeout   time.Duration
 	ShutdownTimeout  time.Duration
 	DBMaxConns       int
 	DBStmtTimeout    time.Duration
+	DBOpTimeout      time.Duration
+	AckTimeout       time.Duration
 	LogFormat        string
 	LogLevel         string
 }
@@ -76,6 +83,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.ElevenLabsConc, "elevenlabs-concurrency", 2, "text-to-speech requests at once, per process (your plan's limit: Free 2, Starter 3, Creator 5, Pro 10, Scale/Business 15 for multilingual models)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "how others reach this server, for media and callback URLs (default http://localhost:<port>)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for /api and the admin pages; without it they answer loopback clients only")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "bearer token that opens /metrics and nothing else (--admin-token opens it too); "+
+		"with neither set, /metrics is open to every client")
 	fs.StringVar(&c.CallbackKey, "callback-key", "", "key for callback URL tokens (default: generated once and kept in the store)")
 	fs.BoolVar(&c.FetchAllowPriv, "fetch-allow-private", false, "allow audio URLs on loopback/private addresses")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 2*time.Minute, "time limit for one audio download")
@@ -83,7 +92,13 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.EventRetention, "event-retention", 0, "delete finished events (and their attempts) this long after they last changed, e.g. 720h; 0 keeps them forever")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 10, "processing attempts before an event is dead")
 	fs.Var(&c.MaxBodyBytes, "max-body-bytes", "largest webhook body accepted (e.g. 32MiB)")
+	fs.Var(&c.MaxBodyMemory, "max-body-memory", "memory all webhook bodies being read may hold together; a body that would pass it is answered 503 with Retry-After "+
+		"(default twice --max-body-bytes, at least 64MiB; each body's first 64KiB is not counted)")
+	fs.StringVar(&c.SegmentToken, "segment-token", "required", "required: a delivery naming segment_id must carry that segment's callback token, signed or not; "+
+		"optional: a signature alone may name any segment (anyone holding one signed delivery can replay it onto another segment's job)")
 	fs.Var(&c.MaxAudioBytes, "max-audio-bytes", "largest audio file accepted (e.g. 200MiB)")
+	fs.Var(&c.TempMaxBytes, "temp-max-bytes", "bytes <data-dir>/tmp may hold (audio on its way to storage); a download that would pass it "+
+		"stops and is retried later (default the larger of 2GiB and twice --max-audio-bytes)")
 	fs.StringVar(&c.Records, "records", "sql", "system of record for jobs and segments: sql|airtable")
 	c.Airtable.RegisterFlags(fs)
 	fs.StringVar(&c.Storage, "storage", "local", "where audio is stored: local|s3|nca")
@@ -100,10 +115,15 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", 8, "concurrent processing workers")
 	fs.DurationVar(&c.RetryBase, "retry-base", 2*time.Second, "first retry delay; doubles each retry, with jitter")
 	fs.DurationVar(&c.RetryMax, "retry-max", 10*time.Minute, "longest retry delay")
-	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "time limit for one processing attempt; a dead process's attempt is rescued after it")
+	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "time limit for one processing attempt (a dead process's attempts are retried sooner: at start on SQLite, after --replica-timeout on PostgreSQL)")
+	fs.DurationVar(&c.ReplicaTimeout, "replica-timeout", 30*time.Second, "PostgreSQL: a replica whose heartbeat (renewed every few seconds) is this old is presumed dead, and the others retry its running attempts")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight work may take to finish")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 10, "PostgreSQL connection pool size")
 	fs.DurationVar(&c.DBStmtTimeout, "db-statement-timeout", 30*time.Second, "PostgreSQL statement timeout")
+	fs.DurationVar(&c.DBOpTimeout, "db-op-timeout", 10*time.Second, "client-side limit on one store operation (a transaction up to its commit, a read): "+
+		"a database that stops answering fails it instead of hanging, and its connection is discarded")
+	fs.DurationVar(&c.AckTimeout, "ack-timeout", 5*time.Second, "longest a webhook delivery waits for its commit: past it the delivery answers 503 with Retry-After "+
+		"(if the commit still succeeds, the event is processed and the retry is answered as a duplicate), and /readyz fails while a commit runs longer")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text|json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug|info|warn|error")
 }
@@ -135,13 +155,31 @@ func (c *config) validate() error {
 	if c.MaxAttempts < 1 {
 		errs = append(errs, "--max-attempts: want at least 1")
 	}
+	if c.AckTimeout <= 0 {
+		errs = append(errs, "--ack-timeout: want a positive duration such as 5s")
+	}
+	if c.DBOpTimeout <= 0 {
+		errs = append(errs, "--db-op-timeout: want a positive duration such as 10s")
+	}
 	if c.Workers < 1 {
 		errs = append(errs, "--workers: want at least 1")
+	}
+	if c.ReplicaTimeout < time.Second {
+		errs = append(errs, "--replica-timeout: want at least 1s (heartbeats are renewed every sixth of it)")
 	}
 	if c.EventRetention < 0 {
 		errs = append(errs, "--event-retention: want 0 (keep forever) or a positive duration such as 720h")
 	} else if c.EventRetention > 0 && c.EventRetention < c.JobMatchGrace {
 		errs = append(errs, "--event-retention: want at least --job-match-grace, so a redelivery is still recognised while its event waits")
+	}
+	if c.SegmentToken != "required" && c.SegmentToken != "optional" {
+		errs = append(errs, fmt.Sprintf("--segment-token %q: want required or optional", c.SegmentToken))
+	}
+	if c.MaxBodyMemory != 0 && c.MaxBodyMemory < c.MaxBodyBytes {
+		errs = append(errs, "--max-body-memory: want at least --max-body-bytes, or no body that large could ever be read")
+	}
+	if c.TempMaxBytes != 0 && c.TempMaxBytes < c.MaxAudioBytes {
+		errs = append(errs, "--temp-max-bytes: want at least --max-audio-bytes, or the largest audio accepted could never be downloaded")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, "--log-format: want text or json")
@@ -206,6 +244,14 @@ func missingFlags(pairs ...string) string {
 	}
 }
 
+// bodyMemory is --max-body-memory or its default.
+func (c *config) bodyMemory() int64 {
+	if c.MaxBodyMemory > 0 {
+		return int64(c.MaxBodyMemory)
+	}
+	return max(2*int64(c.MaxBodyBytes), 64<<20)
+}
+
 func (c *config) secrets() []string {
 	var out []string
 	for _, s := range strings.Split(c.ElevenLabsSecret, ",") {
@@ -226,4 +272,13 @@ func (c *config) publicURL(boundAddr string) string {
 		port = "8080"
 	}
 	return "http://localhost:" + port
+}
+
+// tempMaxBytes is --temp-max-bytes, or its default: room for a few
+// downloads of the largest audio at once, and never less than 2 GiB.
+func (c *config) tempMaxBytes() int64 {
+	if c.TempMaxBytes > 0 {
+		return int64(c.TempMaxBytes)
+	}
+	return max(2<<30, 2*int64(c.MaxAudioBytes))
 }

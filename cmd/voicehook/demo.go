@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +100,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	say("1. job %s created for segment %s: status %s", job.ID, segment, job.Status)
 
 	body := fmt.Appendf(nil, `{"status":"completed","output":{"url":%q}}`, audioURL)
-	hook := base + "/webhooks/elevenlabs?segment_id=" + url.QueryEscape(segment)
+	hook := job.CallbackURL // it carries the segment's token
 	headers := map[string]string{elevenlabs.HeaderName: elevenlabs.Sign(demoSecret, time.Now(), body)}
 	var ack map[string]any
 	if err := demoCall(ctx, http.MethodPost, hook, headers, json.RawMessage(body), &ack); err != nil {

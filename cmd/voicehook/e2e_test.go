@@ -201,8 +201,10 @@ func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 			{"far future", elevenlabs.Sign(testSecret, now.Add(6*time.Minute), body), 401},
 			{"tampered", elevenlabs.Sign(testSecret, now, append([]byte(" "), body...)), 401},
 		}
+		// Without a segment the signature alone must prove the delivery
+		// (with one, the segment's token would).
 		for _, c := range cases {
-			code, a := h.deliverSigned("seg-r", body, c.sig)
+			code, a := h.deliverSigned("", body, c.sig)
 			if code != c.want || a.Status != "error" || a.Message == "" {
 				t.Errorf("%s: %d %+v, want %d with a message", c.name, code, a, c.want)
 			}
@@ -210,6 +212,12 @@ func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 		var bad ack
 		if code := h.do("POST", "/webhooks/elevenlabs?segment_id=seg-r&token=0123", nil, body, &bad); code != 401 {
 			t.Errorf("bad token: %d", code)
+		}
+		// A genuine signed delivery cannot be moved onto a segment
+		// without that segment's token.
+		headers := map[string]string{elevenlabs.HeaderName: elevenlabs.Sign(testSecret, now, body)}
+		if code := h.do("POST", "/webhooks/elevenlabs?segment_id=seg-r", headers, body, &bad); code != 401 || !strings.Contains(bad.Message, "callback token") {
+			t.Errorf("signed delivery naming a segment without its token: %d %+v", code, bad)
 		}
 		big := bytes.Repeat([]byte("x"), 5000)
 		if code, a := h.deliver("seg-r", big); code != 413 || !strings.Contains(a.Message, "4096") {
@@ -221,7 +229,7 @@ func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 			t.Fatalf("rejected deliveries were stored: %+v", list.Events)
 		}
 		// The rotated (first) secret is still accepted.
-		if code, _ := h.deliverSigned("seg-r", body, elevenlabs.Sign("old_secret", now, body)); code != 200 {
+		if code, _ := h.deliverSigned("", body, elevenlabs.Sign("old_secret", now, body)); code != 200 {
 			t.Fatalf("rotated secret: %d", code)
 		}
 	})
@@ -455,7 +463,15 @@ func TestAPIErrorsAndAccess(t *testing.T) {
 			t.Errorf("%s: %d", path, code)
 		}
 	}
-	resp, err := http.Get(h.base + "/metrics")
+	// With --admin-token, /metrics wants it too (any case of "Bearer").
+	if resp, err := http.Get(h.base + "/metrics"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("/metrics without the token: %v %v, want 401", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", h.base+"/metrics", nil)
+	req.Header.Set("Authorization", "bearer s3cret-admin")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/voicehook/voicehook/elevenlabs"
 	"github.com/voicehook/voicehook/internal/audiotest"
 	"github.com/voicehook/voicehook/internal/dbtest"
+	"github.com/voicehook/voicehook/web"
 )
 
 const testSecret = "wsec_test_secret"
@@ -48,6 +49,7 @@ func setup(t *testing.T, store string, mutate ...func(*config)) *harness {
 	var cfg config
 	cfg.register(newFlagSet("test", ""))
 	cfg.Addr, cfg.DataDir, cfg.ElevenLabsSecret = "127.0.0.1:0", t.TempDir(), testSecret
+	cfg.CallbackKey = testCallbackKey
 	cfg.FetchAllowPriv = true // the audio source is a loopback test server
 	cfg.RetryBase, cfg.RetryMax = 20*time.Millisecond, 200*time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
@@ -224,6 +226,19 @@ func (h *harness) createJob(segment, externalID string) jobView {
 	return job
 }
 
+// testCallbackKey is every test server's --callback-key, so tests can build
+// a segment's callback token as a pipeline's own code would get it.
+const testCallbackKey = "test-callback-key-0123456789abcdef"
+
+// webhookPath is where a sender delivers for segment: with its callback
+// token, which a delivery naming a segment must carry.
+func webhookPath(segment string) string {
+	if segment == "" {
+		return web.WebhookPath
+	}
+	return web.WebhookPath + "?segment_id=" + url.QueryEscape(segment) + "&token=" + web.NewTokens([]byte(testCallbackKey)).For(segment)
+}
+
 // deliver posts a body signed with the test secret.
 func (h *harness) deliver(segment string, body []byte) (int, ack) {
 	h.t.Helper()
@@ -232,10 +247,7 @@ func (h *harness) deliver(segment string, body []byte) (int, ack) {
 
 func (h *harness) deliverSigned(segment string, body []byte, sig string) (int, ack) {
 	h.t.Helper()
-	path := "/webhooks/elevenlabs"
-	if segment != "" {
-		path += "?segment_id=" + url.QueryEscape(segment)
-	}
+	path := webhookPath(segment)
 	headers := map[string]string{}
 	if sig != "" {
 		headers[elevenlabs.HeaderName] = sig

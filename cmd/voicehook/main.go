@@ -30,6 +30,7 @@ Commands:
   sign      sign a body as ElevenLabs does (and optionally send it)
   jobs      create and list jobs through a running server's API
   events    list, show and replay events through a running server's API
+  callback-url  print a segment's callback URL (with its token) from a running server
   migrate   create or update the store's schema, then exit
   doctor    check a configuration end to end (store, storage) before going live
   bench     load-test a server over loopback against a no-op ceiling (throughput, latency, memory)
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdJobs(ctx, rest, stdout, stderr)
 	case "events":
 		return cmdEvents(ctx, rest, stdout, stderr)
+	case "callback-url":
+		return cmdCallbackURL(ctx, rest, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "doctor":

@@ -169,7 +169,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 // deliverNoFatal is deliver for goroutines: a failed request is a result,
 // not a test failure.
 func (h *harness) deliverNoFatal(segment string, body []byte) (int, ack) {
-	req, err := http.NewRequest("POST", h.base+"/webhooks/elevenlabs?segment_id="+segment, bytesReader(body))
+	req, err := http.NewRequest("POST", h.base+webhookPath(segment), bytesReader(body))
 	if err != nil {
 		return 0, ack{}
 	}

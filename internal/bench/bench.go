@@ -45,6 +45,7 @@ type benchOpts struct {
 	e2eTimeout     time.Duration
 	target         string
 	secret         string
+	callbackKey    string
 	adminToken     string
 	databaseURL    string
 	workers        int
@@ -96,6 +97,9 @@ type Command struct {
 	ParseSize func(string) (int64, error)
 	// Target starts the in-process server (all runs without --target).
 	Target Target
+	// CallbackToken is a segment's callback token under a callback key:
+	// deliveries naming a segment carry it, as a pipeline's would.
+	CallbackToken func(key, segment string) string
 }
 
 // Run parses args and runs the bench, printing its report to stdout.
@@ -116,6 +120,8 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&o.e2eTimeout, "e2e-timeout", 10*time.Minute, "how long to wait for a run's events to be processed")
 	fs.StringVar(&o.target, "target", "", "drive this already running server (loopback only) instead of one in this process")
 	fs.StringVar(&o.secret, "secret", "", "with --target: its --elevenlabs-secret (one of them)")
+	fs.StringVar(&o.callbackKey, "callback-key", "", "with --target: its --callback-key, so deliveries carry their segment's token "+
+		"(without it the target must run with --segment-token=optional)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "with --target: its --admin-token, for creating and reading jobs")
 	fs.StringVar(&o.databaseURL, "database-url", "", "in-process server: empty for SQLite in a temp dir, or postgres://… (loopback; a fresh schema per run, dropped after)")
 	fs.IntVar(&o.workers, "workers", 8, "in-process server: --workers")
@@ -132,7 +138,7 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := o.check(); err != nil {
 		return err
 	}
-	b := &bench{o: o, out: stdout, version: c.Version, target: c.Target}
+	b := &bench{o: o, out: stdout, version: c.Version, target: c.Target, callbackToken: c.CallbackToken}
 	return b.run(ctx)
 }
 
@@ -209,6 +215,8 @@ type bench struct {
 	profiled bool
 	summary  []settingSummary
 	runSeq   int
+	// callbackToken makes a segment's token under a key (Command.CallbackToken).
+	callbackToken func(key, segment string) string
 }
 
 func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }
@@ -374,13 +382,21 @@ func (b *bench) setting(ctx context.Context, size int64, conc int) error {
 	return nil
 }
 
+// tokens makes segments' callback tokens under key; none without a key.
+func (b *bench) tokens(key string) func(segment string) string {
+	if key == "" || b.callbackToken == nil {
+		return nil
+	}
+	return func(segment string) string { return b.callbackToken(key, segment) }
+}
+
 func (b *bench) nextRunID() string {
 	b.runSeq++
 	return fmt.Sprintf("%s%02d", randomHex(3), b.runSeq)
 }
 
-func (b *bench) prepare(kind string, size int64, secret string, count int) []*delivery {
-	maker := newPayloadMaker(kind, size, secret, b.nextRunID(), b.audioURL)
+func (b *bench) prepare(kind string, size int64, secret, callbackKey string, count int) []*delivery {
+	maker := newPayloadMaker(kind, size, secret, b.nextRunID(), b.audioURL, b.tokens(callbackKey))
 	now := time.Now()
 	ds := make([]*delivery, count)
 	for i := range ds {
@@ -409,7 +425,7 @@ func (b *bench) ceilingRun(ctx context.Context, kind string, size int64, conc, c
 		return runReport{}, err
 	}
 	defer stop()
-	ds := b.prepare(kind, size, "wsec_ceiling", count)
+	ds := b.prepare(kind, size, "wsec_ceiling", "", count)
 	client := newBenchClient(conc, b.o.timeout)
 	defer client.CloseIdleConnections()
 	runtime.GC()
@@ -420,7 +436,7 @@ func (b *bench) ceilingRun(ctx context.Context, kind string, size int64, conc, c
 
 func (b *bench) startServer(ctx context.Context) (*benchServer, error) {
 	if b.o.target != "" {
-		return &benchServer{base: b.o.target, secret: b.o.secret, adminToken: b.o.adminToken, close: func() {}}, nil
+		return &benchServer{base: b.o.target, secret: b.o.secret, callbackKey: b.o.callbackKey, adminToken: b.o.adminToken, close: func() {}}, nil
 	}
 	return startInProcess(ctx, b.o, b.target)
 }
@@ -432,7 +448,7 @@ func (b *bench) voicehookRun(ctx context.Context, kind string, size int64, conc,
 		return runReport{}, err
 	}
 	defer srv.close()
-	ds := b.prepare(kind, size, srv.secret, count)
+	ds := b.prepare(kind, size, srv.secret, srv.callbackKey, count)
 	client := newBenchClient(max(conc, 32), o.timeout)
 	defer client.CloseIdleConnections()
 	if o.e2e {
@@ -578,7 +594,7 @@ func (b *bench) soak(ctx context.Context) error {
 	defer srv.close()
 	b.say("\n== soak: %s at %.0f deliveries/s, payload %s (%s), up to %d in flight; each job created just before its callback; sampling every %s",
 		o.soak, o.rate, fmtBytes(size), kindLabel(kind), conc, o.sampleEvery)
-	maker := newPayloadMaker(kind, size, srv.secret, b.nextRunID(), b.audioURL)
+	maker := newPayloadMaker(kind, size, srv.secret, b.nextRunID(), b.audioURL, b.tokens(srv.callbackKey))
 	apiClient := newBenchClient(conc, o.timeout)
 	defer apiClient.CloseIdleConnections()
 	loadClient := newBenchClient(conc, o.timeout)

@@ -59,7 +59,7 @@ func TestBenchPayloads(t *testing.T) {
 		{kindURL, 100_000, voicehook.OutcomeCompleted},
 		{kindInline, 200_000, voicehook.OutcomeCompleted},
 	} {
-		p := newPayloadMaker(tc.kind, tc.size, "wsec_x", "t1", "http://127.0.0.1:1")
+		p := newPayloadMaker(tc.kind, tc.size, "wsec_x", "t1", "http://127.0.0.1:1", nil)
 		seen := map[string]bool{}
 		for i := range 3 {
 			d := p.make(i, now)

@@ -75,13 +75,14 @@ type payloadMaker struct {
 	size     int64
 	secret   string
 	runID    string
-	audioURL string // base of the audio source, for kindURL
-	filler   []byte // shared padding (kindURL)
-	b64      []byte // shared base64 MP3 (kindInline)
+	audioURL string                      // base of the audio source, for kindURL
+	token    func(segment string) string // its callback token; nil sends none
+	filler   []byte                      // shared padding (kindURL)
+	b64      []byte                      // shared base64 MP3 (kindInline)
 }
 
-func newPayloadMaker(kind string, size int64, secret, runID, audioURL string) *payloadMaker {
-	p := &payloadMaker{kind: kind, size: size, secret: secret, runID: runID, audioURL: audioURL}
+func newPayloadMaker(kind string, size int64, secret, runID, audioURL string, token func(string) string) *payloadMaker {
+	p := &payloadMaker{kind: kind, size: size, secret: secret, runID: runID, audioURL: audioURL, token: token}
 	switch kind {
 	case kindInline:
 		// MP3 frames whose base64 fills the body up to size, less the
@@ -103,6 +104,9 @@ func newPayloadMaker(kind string, size int64, secret, runID, audioURL string) *p
 func (p *payloadMaker) make(i int, now time.Time) *delivery {
 	seg := fmt.Sprintf("bench-%s-%07d", p.runID, i)
 	d := &delivery{segment: seg, query: "/webhooks/elevenlabs?segment_id=" + url.QueryEscape(seg)}
+	if p.token != nil {
+		d.query += "&token=" + p.token(seg)
+	}
 	switch p.kind {
 	case kindInline:
 		d.head = fmt.Appendf(nil, `{"type":"post_call_audio","event_timestamp":%d,"data":{"agent_id":"bench","conversation_id":"conv-%s","full_audio":"`,

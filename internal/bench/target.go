@@ -39,10 +39,11 @@ import (
 
 // benchServer is a voicehook server under test.
 type benchServer struct {
-	base       string
-	secret     string
-	adminToken string
-	inProcess  bool
+	base        string
+	secret      string
+	callbackKey string // its --callback-key, if known
+	adminToken  string
+	inProcess   bool
 	// commits reports the ingest writer's counts so far (in-process only).
 	commits func() groupcommit.Stats
 	close   func()
@@ -61,6 +62,7 @@ type TargetOptions struct {
 	DataDir     string       // a fresh temp dir (--data-dir)
 	DatabaseURL string       // "" (SQLite in DataDir), or a fresh PostgreSQL schema's URL (--database-url)
 	Secret      string       // --elevenlabs-secret
+	CallbackKey string       // --callback-key
 	Workers     int          // --workers
 	LogLevel    string       // --log-level; the log is text
 	Log         io.Writer    // where the log goes
@@ -96,7 +98,7 @@ func startInProcess(ctx context.Context, o *benchOpts, target Target) (*benchSer
 		}
 		return nil, err
 	}
-	to := TargetOptions{DataDir: dir, Secret: "wsec_bench_" + randomHex(12), Workers: o.workers,
+	to := TargetOptions{DataDir: dir, Secret: "wsec_bench_" + randomHex(12), CallbackKey: "bench_" + randomHex(16), Workers: o.workers,
 		LogLevel: o.serverLogLevel, Log: io.Discard, FetchAllowPrivate: true, Process: o.process}
 	if o.databaseURL != "" {
 		u, drop, err := freshSchema(ctx, o.databaseURL)
@@ -127,10 +129,11 @@ func startInProcess(ctx context.Context, o *benchOpts, target Target) (*benchSer
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(sctx) }()
 	return &benchServer{
-		base:      "http://" + to.Listener.Addr().String(),
-		secret:    to.Secret,
-		inProcess: true,
-		commits:   srv.Commits,
+		base:        "http://" + to.Listener.Addr().String(),
+		secret:      to.Secret,
+		callbackKey: to.CallbackKey,
+		inProcess:   true,
+		commits:     srv.Commits,
 		close: func() {
 			stop()
 			if err := <-done; err != nil {

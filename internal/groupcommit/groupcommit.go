@@ -8,6 +8,12 @@
 // after the commit that held its item, and sees that commit's result for its
 // own item. Measured on SQLite this is the fastest durable shape (see
 // BENCHMARKS.md at the repository's root).
+//
+// A commit is bounded by Options.Timeout, not by any caller: a database that
+// stops answering fails the batch at the deadline instead of holding the
+// writer (and every caller queued behind it) for as long as the connection
+// takes to die. Running reports how long the commit under way has taken, so
+// a health check can tell a stuck writer from a busy one.
 package groupcommit
 
 import (
@@ -43,6 +49,11 @@ type Writer[T, R any] struct {
 	batches  atomic.Uint64
 	items    atomic.Uint64
 	busy     atomic.Int64 // nanoseconds inside commit
+	timeout  time.Duration
+	now      func() time.Time
+	// started is when the commit under way began (UnixNano), 0 between
+	// commits.
+	started atomic.Int64
 }
 
 // Stats counts the commits run and the items they held, so far: items /
@@ -70,6 +81,11 @@ type Options[T, R any] struct {
 	// After runs on the writer goroutine after each commit, before the
 	// next batch is taken (e.g. to wake the enqueuer).
 	After func(batch []T, results []R)
+	// Timeout is the deadline of each commit's ctx (0: none). Commit must
+	// give up when its ctx ends and report the error in every result.
+	Timeout time.Duration
+	// Now is the clock Running reads (default time.Now).
+	Now func() time.Time
 }
 
 // New starts a writer.
@@ -87,9 +103,24 @@ func New[T, R any](commit Commit[T, R], opts Options[T, R]) *Writer[T, R] {
 		maxBatch: opts.MaxBatch,
 		queue:    make(chan request[T, R], opts.Queue),
 		done:     make(chan struct{}),
+		timeout:  opts.Timeout,
+		now:      opts.Now,
+	}
+	if w.now == nil {
+		w.now = time.Now
 	}
 	go w.run()
 	return w
+}
+
+// Running reports how long the commit under way has been running, or 0 when
+// the writer is waiting for work.
+func (w *Writer[T, R]) Running() time.Duration {
+	started := w.started.Load()
+	if started == 0 {
+		return 0
+	}
+	return max(w.now().Sub(time.Unix(0, started)), 0)
 }
 
 // Submit hands item to the writer and waits for the commit that holds it.
@@ -155,10 +186,10 @@ func (w *Writer[T, R]) run() {
 		for _, req := range batch {
 			items = append(items, req.item)
 		}
-		// The commit is not tied to any one caller's context: a sender
-		// giving up must not abort the others' commit.
 		start := time.Now()
-		results := w.commit(context.Background(), items)
+		w.started.Store(w.now().UnixNano())
+		results := w.commitBatch(items)
+		w.started.Store(0)
 		w.busy.Add(int64(time.Since(start)))
 		w.batches.Add(1)
 		w.items.Add(uint64(len(items)))
@@ -169,4 +200,17 @@ func (w *Writer[T, R]) run() {
 			w.after(items, results)
 		}
 	}
+}
+
+// commitBatch runs one commit under the writer's deadline. The commit is not
+// tied to any one caller's context: a sender giving up must not abort the
+// others' commit, and an item whose sender gave up is still committed.
+func (w *Writer[T, R]) commitBatch(items []T) []R {
+	ctx := context.Background()
+	if w.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.timeout)
+		defer cancel()
+	}
+	return w.commit(ctx, items)
 }

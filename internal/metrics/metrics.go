@@ -16,10 +16,11 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 	// Deliveries counts webhook deliveries by result: accepted, duplicate,
-	// rejected, too_large, unavailable.
+	// rejected, too_large, busy (body memory budget full), read_error,
+	// unavailable.
 	Deliveries *prometheus.CounterVec
 	// Rejected counts refused deliveries by reason (missing, malformed,
-	// stale, future, mismatch, bad_token).
+	// stale, future, mismatch, bad_token, missing_token).
 	Rejected *prometheus.CounterVec
 	// AckLatency is the time from request start to the durable ack.
 	AckLatency prometheus.Histogram

@@ -59,7 +59,18 @@ type Config struct {
 	// advisory lock); it returns the unlock function.
 	Lock  func(ctx context.Context) (func(), error)
 	Clock voicehook.Clock
+	// OpTimeout is the client-side deadline of one store operation (a
+	// transaction from its turn to its commit, a read with its rows), unless
+	// the caller's ctx ends sooner: default DefaultOpTimeout; negative, none.
+	// A database that stops answering (packets dropped, so neither the
+	// server's statement_timeout nor a refused connection can tell) then
+	// fails the operation at the deadline; the driver closes the connection
+	// the deadline interrupted and the pool discards it.
+	OpTimeout time.Duration
 }
+
+// DefaultOpTimeout bounds a store operation when Config.OpTimeout is 0.
+const DefaultOpTimeout = 10 * time.Second
 
 // DB is an open store.
 type DB struct {
@@ -79,6 +90,9 @@ func New(cfg Config) *DB {
 	if cfg.Reader == nil {
 		cfg.Reader = cfg.Writer
 	}
+	if cfg.OpTimeout == 0 {
+		cfg.OpTimeout = DefaultOpTimeout
+	}
 	db := &DB{cfg: cfg, w: cfg.Writer, r: cfg.Reader, clock: cfg.Clock}
 	if cfg.Dialect == SQLite {
 		db.turns = &writeTurns{}
@@ -95,6 +109,17 @@ func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] { return db.cfg.River }
 // Writer exposes the write pool for the queue's transactions.
 func (db *DB) Writer() *sql.DB { return db.w }
 
+// OpTimeout is the deadline of one store operation (≤ 0: none).
+func (db *DB) OpTimeout() time.Duration { return db.cfg.OpTimeout }
+
+// bounded gives ctx the operation deadline, unless ctx ends sooner.
+func (db *DB) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.cfg.OpTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, db.cfg.OpTimeout)
+}
+
 // Close closes both pools.
 func (db *DB) Close() error {
 	err := db.w.Close()
@@ -106,6 +131,8 @@ func (db *DB) Close() error {
 
 // Ping checks that the store answers and its schema is current.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	var v int
 	err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM voicehook_migrations").Scan(&v)
 	if err != nil {
@@ -186,24 +213,37 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", voicehook.ErrUnavailable, err)
 }
 
-// withTx runs fn in a write transaction, committing when fn returns nil.
-func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// writeTx runs fn in a write transaction, committing when fn returns nil,
+// all within the operation deadline: fn must run its statements on the ctx
+// it is given.
+func (db *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return db.txTurn(ctx, false, fn)
 }
 
-// onWriter runs fn, a statement on the write pool outside a transaction,
-// in its turn.
-func (db *DB) onWriter(ctx context.Context, fn func() error) error {
+// writeStmt runs fn, a statement on the write pool outside a transaction,
+// in its turn and within the operation deadline: fn must run on the ctx it
+// is given.
+func (db *DB) writeStmt(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	if err := db.turns.acquire(ctx, false); err != nil {
 		return unavailable(err)
 	}
 	defer db.turns.release()
-	return fn()
+	return fn(ctx)
 }
 
-// txTurn runs fn in a write transaction in its turn on the writer: high is
-// the ingest writer's, whose commit senders wait for.
-func (db *DB) txTurn(ctx context.Context, high bool, fn func(tx *sql.Tx) error) error {
+// txTurn runs fn in a write transaction in its turn on the writer, within
+// the operation deadline: high is the ingest writer's, whose commit senders
+// wait for.
+func (db *DB) txTurn(ctx context.Context, high bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
+	return db.runTx(ctx, high, fn)
+}
+
+// runTx is txTurn without the operation deadline: ctx alone bounds it.
+func (db *DB) runTx(ctx context.Context, high bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := db.turns.acquire(ctx, high); err != nil {
 		return unavailable(fmt.Errorf("waiting for the writer: %w", err))
 	}
@@ -212,7 +252,7 @@ func (db *DB) txTurn(ctx context.Context, high bool, fn func(tx *sql.Tx) error) 
 	if err != nil {
 		return unavailable(fmt.Errorf("beginning transaction: %w", err))
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -224,8 +264,28 @@ func (db *DB) txTurn(ctx context.Context, high bool, fn func(tx *sql.Tx) error) 
 
 type scanner interface{ Scan(dest ...any) error }
 
-// readAll runs a query on the reader and scans every row with scan.
+// readRow runs a one-row query on the reader within the operation deadline,
+// which ends when the row is scanned.
+func (db *DB) readRow(ctx context.Context, query string, args ...any) boundedRow {
+	ctx, cancel := db.bounded(ctx)
+	return boundedRow{row: db.r.QueryRowContext(ctx, query, args...), cancel: cancel}
+}
+
+type boundedRow struct {
+	row    *sql.Row
+	cancel context.CancelFunc
+}
+
+func (r boundedRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.row.Scan(dest...)
+}
+
+// readAll runs a query on the reader and scans every row with scan, within
+// the operation deadline.
 func readAll[T any](ctx context.Context, db *DB, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("querying: %w", err))

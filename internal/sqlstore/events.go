@@ -18,7 +18,7 @@ const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_p
 // before the call (the Reader's promise, see Config): processing reads its
 // event here too.
 func (db *DB) Event(ctx context.Context, id string) (voicehook.Event, error) {
-	ev, err := scanEvent(db.r.QueryRowContext(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id))
+	ev, err := scanEvent(db.readRow(ctx, db.q("SELECT "+eventColumns+" FROM voicehook_events WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return voicehook.Event{}, fmt.Errorf("event %s: %w", id, voicehook.ErrNotFound)
 	}
@@ -62,6 +62,8 @@ func (db *DB) ListEvents(ctx context.Context, f voicehook.EventFilter) ([]voiceh
 
 // CountEvents counts events by status, received at or after since.
 func (db *DB) CountEvents(ctx context.Context, since int64) (map[string]int, error) {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	rows, err := db.r.QueryContext(ctx, db.q("SELECT status, COUNT(*) FROM voicehook_events WHERE received_at >= ? GROUP BY status"), since)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("counting events: %w", err))

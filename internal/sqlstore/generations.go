@@ -48,7 +48,7 @@ func (g *Generations) AddGeneration(ctx context.Context, job voicehook.Job, scri
 		group, pos = script.Sequence.Group, script.Sequence.Position
 	}
 	now := db.now()
-	return db.withTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_generations (job_id, segment_id, script, seq_group, seq_position, state, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), job.ID, job.SegmentID, string(raw), group, pos, voicehook.GenerationQueued, now, now); err != nil {
 			return fmt.Errorf("recording generation: %w", err)
@@ -62,7 +62,7 @@ func (g *Generations) AddGeneration(ctx context.Context, job voicehook.Job, scri
 
 // Generation reads one job's generation.
 func (g *Generations) Generation(ctx context.Context, jobID string) (voicehook.Generation, error) {
-	gen, err := scanGeneration(g.db.r.QueryRowContext(ctx, g.db.q("SELECT "+generationColumns+" FROM voicehook_generations WHERE job_id = ?"), jobID))
+	gen, err := scanGeneration(g.db.readRow(ctx, g.db.q("SELECT "+generationColumns+" FROM voicehook_generations WHERE job_id = ?"), jobID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return gen, fmt.Errorf("generation of job %s: %w", jobID, voicehook.ErrNotFound)
 	}
@@ -72,7 +72,7 @@ func (g *Generations) Generation(ctx context.Context, jobID string) (voicehook.G
 // SegmentGeneration reads the newest generation of a segment whose
 // voiceover is stored.
 func (g *Generations) SegmentGeneration(ctx context.Context, segmentID string) (voicehook.Generation, error) {
-	gen, err := scanGeneration(g.db.r.QueryRowContext(ctx, g.db.q("SELECT "+generationColumns+
+	gen, err := scanGeneration(g.db.readRow(ctx, g.db.q("SELECT "+generationColumns+
 		` FROM voicehook_generations WHERE segment_id = ? AND audio <> '' ORDER BY updated_at DESC LIMIT 1`), segmentID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return gen, fmt.Errorf("generated voiceover of segment %s: %w", segmentID, voicehook.ErrNotFound)
@@ -83,7 +83,7 @@ func (g *Generations) SegmentGeneration(ctx context.Context, segmentID string) (
 // SequenceBefore reads the generation just before seq in its group: the
 // newest one at the highest position below seq's.
 func (g *Generations) SequenceBefore(ctx context.Context, seq voicehook.Sequence) (voicehook.Generation, error) {
-	gen, err := scanGeneration(g.db.r.QueryRowContext(ctx, g.db.q("SELECT "+generationColumns+
+	gen, err := scanGeneration(g.db.readRow(ctx, g.db.q("SELECT "+generationColumns+
 		` FROM voicehook_generations WHERE seq_group = ? AND seq_position < ?
 		ORDER BY seq_position DESC, created_at DESC LIMIT 1`), seq.Group, seq.Position))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -96,7 +96,7 @@ func (g *Generations) SequenceBefore(ctx context.Context, seq voicehook.Sequence
 // same index, should a crash have left one recorded twice).
 func (g *Generations) SavePart(ctx context.Context, jobID string, part voicehook.GenerationPart) error {
 	db := g.db
-	return db.withTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var raw string
 		if err := tx.QueryRowContext(ctx, db.q("SELECT parts FROM voicehook_generations WHERE job_id = ?"), jobID).Scan(&raw); err != nil {
 			return fmt.Errorf("reading parts of %s: %w", jobID, err)
@@ -151,7 +151,7 @@ func (g *Generations) EndGeneration(ctx context.Context, jobID string, state voi
 func (g *Generations) update(ctx context.Context, jobID, set string, args ...any) error {
 	db := g.db
 	args = append(args, db.now(), jobID)
-	return db.withTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q("UPDATE voicehook_generations SET "+set+", updated_at = ? WHERE job_id = ?"), args...); err != nil {
 			return fmt.Errorf("updating generation of %s: %w", jobID, err)
 		}
@@ -162,7 +162,7 @@ func (g *Generations) update(ctx context.Context, jobID, set string, args ...any
 // CharactersSince sums the characters of the generations changed since t.
 func (g *Generations) CharactersSince(ctx context.Context, t time.Time) (int, error) {
 	var n sql.NullInt64
-	err := g.db.r.QueryRowContext(ctx, g.db.q("SELECT SUM(characters) FROM voicehook_generations WHERE updated_at >= ?"), micros(t)).Scan(&n)
+	err := g.db.readRow(ctx, g.db.q("SELECT SUM(characters) FROM voicehook_generations WHERE updated_at >= ?"), micros(t)).Scan(&n)
 	if err != nil {
 		return 0, unavailable(fmt.Errorf("summing characters: %w", err))
 	}

@@ -26,7 +26,7 @@ import (
 // of CPU per delivery in `voicehook bench --process=false`).
 func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voicehook.IngestResult {
 	results := make([]voicehook.IngestResult, len(events))
-	err := db.txTurn(ctx, true, func(tx *sql.Tx) error {
+	err := db.txTurn(ctx, true, func(ctx context.Context, tx *sql.Tx) error {
 		if db.cfg.Dialect == SQLite {
 			if err := db.insertEventsOneByOne(ctx, tx, events, results); err != nil {
 				return err

@@ -42,7 +42,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if applied[m.Version] {
 			continue
 		}
-		err := db.withTx(ctx, func(tx *sql.Tx) error {
+		err := db.runTx(ctx, false, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}

@@ -14,6 +14,8 @@ import (
 // hour and day by status, the events waiting and dead, the attempts made and the oldest event still waiting. Every
 // query runs on the reader and, but for the attempts count, on an index.
 func (db *DB) Overview(ctx context.Context, now time.Time) (voicehook.Overview, error) {
+	ctx, cancel := db.bounded(ctx) // every query below: one operation
+	defer cancel()
 	o := voicehook.Overview{At: now.UTC(), LastHour: map[voicehook.EventStatus]int{}, LastDay: map[voicehook.EventStatus]int{}}
 	hour, day := micros(now.Add(-time.Hour)), micros(now.Add(-24*time.Hour))
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT status, COUNT(*), COUNT(CASE WHEN received_at >= ? THEN 1 END)

@@ -21,7 +21,7 @@ var (
 // crash leaves either both or neither, so the history never shows an outcome
 // the event does not have.
 func (db *DB) RecordAttempt(ctx context.Context, a voicehook.Attempt, fin *voicehook.EventFinish) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.recordAttempt(ctx, tx, a, fin) })
+	return db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return db.recordAttempt(ctx, tx, a, fin) })
 }
 
 func (db *DB) recordAttempt(ctx context.Context, tx *sql.Tx, a voicehook.Attempt, fin *voicehook.EventFinish) error {
@@ -45,6 +45,8 @@ func (db *DB) recordAttempt(ctx context.Context, tx *sql.Tx, a voicehook.Attempt
 
 // Attempts lists an event's processing attempts, oldest first.
 func (db *DB) Attempts(ctx context.Context, eventID string) ([]voicehook.Attempt, error) {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT event_id, attempt, started_at, finished_at, outcome, error
 		FROM voicehook_attempts WHERE event_id = ? ORDER BY attempt`), eventID)
 	if err != nil {
@@ -84,7 +86,7 @@ func (db *DB) finishEvent(ctx context.Context, tx *sql.Tx, id string, f voicehoo
 // for it would only race the first.
 func (db *DB) Replay(ctx context.Context, id string) error {
 	var res sql.Result
-	err := db.onWriter(ctx, func() (err error) {
+	err := db.writeStmt(ctx, func(ctx context.Context) (err error) {
 		res, err = db.w.ExecContext(ctx, db.q(`UPDATE voicehook_events SET status = ?, error_details = '', enqueued = 0, updated_at = ?
 			WHERE id = ? AND status <> ?`), voicehook.EventReceived, db.now(), id, voicehook.EventReceived)
 		return err
@@ -107,7 +109,7 @@ func (db *DB) Replay(ctx context.Context, id string) error {
 // exactly once" hold across retries, replays and replicas.
 func (db *DB) ClaimJob(ctx context.Context, jobID, eventID string) (string, error) {
 	var owner string
-	err := db.withTx(ctx, func(tx *sql.Tx) (err error) {
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		owner, err = db.claimJob(ctx, tx, jobID, eventID)
 		return err
 	})
@@ -130,7 +132,7 @@ func (db *DB) claimJob(ctx context.Context, tx *sql.Tx, jobID, eventID string) (
 // Keeping it in the database lets every replica share it.
 func (db *DB) Secret(ctx context.Context, name string, gen func() string) (string, error) {
 	var v string
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO voicehook_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), name, gen()); err != nil {
 			return fmt.Errorf("storing secret %s: %w", name, err)
 		}
@@ -142,7 +144,7 @@ func (db *DB) Secret(ctx context.Context, name string, gen func() string) (strin
 // ClaimOwner returns the event that claimed jobID, or ErrNotFound.
 func (db *DB) ClaimOwner(ctx context.Context, jobID string) (string, error) {
 	var owner string
-	err := db.r.QueryRowContext(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
+	err := db.readRow(ctx, db.q("SELECT event_id FROM voicehook_claims WHERE job_id = ?"), jobID).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("claim on job %s: %w", jobID, voicehook.ErrNotFound)
 	}

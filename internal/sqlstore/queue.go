@@ -52,9 +52,22 @@ type QueueConfig struct {
 	// RetryBase is the first retry delay; each retry doubles it, with
 	// jitter, up to RetryMax.
 	RetryBase, RetryMax time.Duration
-	// JobTimeout bounds one attempt; an attempt of a process that died is
-	// rescued by a live one after JobTimeout plus a margin (up to 30s).
+	// JobTimeout bounds one attempt. River's rescuer retries an attempt
+	// still running after JobTimeout plus a margin (up to 30s): the safety
+	// net behind the faster rescues below.
 	JobTimeout time.Duration
+	// ReplicaID names this process: River's client ID (recorded in
+	// river_job.attempted_by) and its heartbeat row. Default: host, pid
+	// and a random part.
+	ReplicaID string
+	// ReplicaTimeout: on PostgreSQL, a replica whose heartbeat is this old
+	// is presumed dead, and the others retry its running attempts (default
+	// 30s). On SQLite, attempts left running by a dead process are retried
+	// as the next one starts.
+	ReplicaTimeout time.Duration
+	// HeartbeatInterval is how often a replica renews its heartbeat and
+	// looks for silent ones (default ReplicaTimeout/6, within 500ms–5s).
+	HeartbeatInterval time.Duration
 	// PollInterval is how often workers look for jobs when not woken.
 	PollInterval time.Duration
 	// SweepInterval is how often committed events without a queue job are
@@ -74,6 +87,11 @@ type Queue struct {
 	wake   chan struct{}
 	stop   context.CancelFunc
 	done   chan struct{}
+	// stopBeat ends the heartbeat loop (PostgreSQL); beatDone closes when
+	// it has. It outlives the workers, so a slow clean stop is not taken
+	// for a death.
+	stopBeat context.CancelFunc
+	beatDone chan struct{}
 }
 
 // NewQueue builds the River client over the store's writer; Start runs it.
@@ -95,6 +113,15 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 5 * time.Second
 	}
+	if cfg.ReplicaID == "" {
+		cfg.ReplicaID = newReplicaID()
+	}
+	if cfg.ReplicaTimeout <= 0 {
+		cfg.ReplicaTimeout = 30 * time.Second
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = min(max(cfg.ReplicaTimeout/6, 500*time.Millisecond), 5*time.Second)
+	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{proc: proc}); err != nil {
 		return nil, fmt.Errorf("registering worker: %w", err)
@@ -107,6 +134,7 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 		queues[GenerationQueue] = river.QueueConfig{MaxWorkers: max(cfg.GenerationWorkers, 1)}
 	}
 	client, err := river.NewClient(db.cfg.River, &river.Config{
+		ID:                   cfg.ReplicaID,
 		Queues:               queues,
 		Workers:              workers,
 		MaxAttempts:          cfg.MaxAttempts,
@@ -126,24 +154,55 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 	if err != nil {
 		return nil, fmt.Errorf("creating queue client: %w", err)
 	}
-	return &Queue{client: client, db: db, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
+	return &Queue{client: client, db: db, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), beatDone: make(chan struct{})}, nil
 }
 
 // Start runs the workers and the enqueuer. Its first sweep enqueues every
 // event committed before a crash that never got its queue job.
+//
+// Before any worker runs, it deals with the attempts a dead process left
+// running (rescue.go): on SQLite it retries them all at once; on
+// PostgreSQL it writes this replica's heartbeat (so no attempt of it is
+// ever without one) and sweeps for silent replicas, then keeps doing both
+// every HeartbeatInterval.
 func (q *Queue) Start(ctx context.Context) error {
+	postgres := q.db.cfg.Dialect == Postgres
+	// ctx is the queue's lifetime and may already be ending (a stop asked
+	// for at once); this short bookkeeping is done regardless, within its
+	// own bound.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if postgres {
+		if err := q.heartbeat(pctx); err != nil {
+			return fmt.Errorf("starting queue: %w", err)
+		}
+		if _, err := q.sweepReplicas(pctx); err != nil {
+			return fmt.Errorf("starting queue: %w", err)
+		}
+	} else if _, err := q.rescueAtStart(pctx); err != nil {
+		return fmt.Errorf("starting queue: %w", err)
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("starting queue: %w", err)
 	}
 	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	q.stop = cancel
 	go q.enqueuer(ectx)
+	bctx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopBeat = stopBeat
+	if postgres {
+		go q.heartbeats(bctx)
+	} else {
+		close(q.beatDone)
+	}
 	q.Wake()
 	return nil
 }
 
 // Stop stops taking new work and waits for running attempts to finish, up
 // to ctx; attempts still running then are cancelled and will run again.
+// On PostgreSQL the replica's heartbeat then goes silent at once, so the
+// others retry at their next sweep anything it could not finish.
 func (q *Queue) Stop(ctx context.Context) error {
 	if q.stop != nil {
 		q.stop()
@@ -151,9 +210,20 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	err := q.client.Stop(ctx)
 	if err != nil {
-		return q.client.StopAndCancel(context.Background())
+		err = q.client.StopAndCancel(context.Background())
 	}
-	return nil
+	if q.stopBeat != nil {
+		q.stopBeat()
+		<-q.beatDone
+	}
+	if q.stopBeat != nil && q.db.cfg.Dialect == Postgres {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := q.retire(rctx); rerr != nil {
+			q.cfg.Logger.Warn("retiring heartbeat; the others retry this replica's leftovers after --replica-timeout", "err", rerr)
+		}
+	}
+	return err
 }
 
 // Wake asks the enqueuer to look for committed events now.
@@ -198,7 +268,7 @@ func (q *Queue) enqueuer(ctx context.Context) {
 func (q *Queue) enqueuePending(ctx context.Context, limit int) (int, error) {
 	db := q.db
 	var ids []string
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		query := "SELECT id FROM voicehook_events WHERE enqueued = 0 ORDER BY received_at LIMIT ?"
 		if db.cfg.Dialect == Postgres {
 			// Replicas enqueue concurrently; each takes rows the others

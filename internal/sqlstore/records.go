@@ -30,7 +30,7 @@ func (db *DB) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook.Job
 		ExternalID: nj.ExternalID,
 		Timestamps: voicehook.Timestamps{Created: &now},
 	}
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_segments (id, status, voiceover, sha256, bytes, duration_ms, created_at, updated_at)
 			VALUES (?, ?, '', '', 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING`), nj.SegmentID, voicehook.SegmentPending, micros(now), micros(now)); err != nil {
 			return fmt.Errorf("creating segment: %w", err)
@@ -46,7 +46,7 @@ func (db *DB) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook.Job
 
 // Job reads one job.
 func (db *DB) Job(ctx context.Context, id string) (voicehook.Job, error) {
-	job, err := scanJob(db.r.QueryRowContext(ctx, db.q("SELECT "+jobColumns+" FROM voicehook_jobs WHERE id = ?"), id))
+	job, err := scanJob(db.readRow(ctx, db.q("SELECT "+jobColumns+" FROM voicehook_jobs WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return job, fmt.Errorf("job %s: %w", id, voicehook.ErrNotFound)
 	}
@@ -57,7 +57,7 @@ func (db *DB) Job(ctx context.Context, id string) (voicehook.Job, error) {
 func (db *DB) Segment(ctx context.Context, id string) (voicehook.Segment, error) {
 	var s voicehook.Segment
 	var updated int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, status, voiceover, sha256, bytes, duration_ms, captions, updated_at
+	err := db.readRow(ctx, db.q(`SELECT id, status, voiceover, sha256, bytes, duration_ms, captions, updated_at
 		FROM voicehook_segments WHERE id = ?`), id).Scan(&s.ID, &s.Status, &s.Voiceover, &s.SHA256, &s.Bytes, &s.DurationMS, &s.Captions, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("segment %s: %w", id, voicehook.ErrNotFound)
@@ -128,7 +128,7 @@ func first(jobs []voicehook.Job) voicehook.Job {
 // FinishJob moves a processing job to end.Status and its segment to match,
 // in one transaction; a finished job is left as it is.
 func (db *DB) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.JobEnd) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.finishJob(ctx, tx, job, end) })
+	return db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return db.finishJob(ctx, tx, job, end) })
 }
 
 // Resolve ends a processing attempt that resolves a job, in one
@@ -139,7 +139,7 @@ func (db *DB) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.Jo
 // outcome are never seen apart.
 func (db *DB) Resolve(ctx context.Context, r voicehook.Resolution) (string, error) {
 	var owner string
-	err := db.withTx(ctx, func(tx *sql.Tx) (err error) {
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		if owner, err = db.claimJob(ctx, tx, r.Job.ID, r.EventID); err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (db *DB) finishJob(ctx context.Context, tx *sql.Tx, job voicehook.Job, end 
 // CountJobs counts the jobs in status, up to upTo.
 func (db *DB) CountJobs(ctx context.Context, status voicehook.JobStatus, upTo int) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM (SELECT 1 FROM voicehook_jobs WHERE status = ? LIMIT ?) AS j"), status, upTo).Scan(&n)
+	err := db.readRow(ctx, db.q("SELECT COUNT(*) FROM (SELECT 1 FROM voicehook_jobs WHERE status = ? LIMIT ?) AS j"), status, upTo).Scan(&n)
 	if err != nil {
 		return 0, unavailable(fmt.Errorf("counting jobs: %w", err))
 	}

@@ -25,7 +25,7 @@ const finishedOlderThan = `SELECT id FROM voicehook_events
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	args := []any{voicehook.EventSucceeded, voicehook.EventFailed, voicehook.EventIgnored, voicehook.EventDead, micros(before), limit}
 	var n int64
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_attempts WHERE event_id IN ("+finishedOlderThan+")"), args...); err != nil {
 			return fmt.Errorf("deleting attempts: %w", err)
 		}

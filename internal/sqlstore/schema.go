@@ -13,8 +13,21 @@ func migrations(d Dialect) []Migration {
 	return []Migration{
 		{Version: 1, SQL: strings.ReplaceAll(schemaV1, "{{BLOB}}", blob)},
 		{Version: 2, SQL: schemaV2},
+		{Version: 3, SQL: schemaV3},
 	}
 }
+
+// schemaV3 adds the replicas' heartbeats: each process sharing PostgreSQL
+// renews its row every few seconds, and the work of a process whose row has
+// gone stale is retried by the others (see replicas.go). id is the River
+// client ID, which River records in river_job.attempted_by.
+const schemaV3 = `
+CREATE TABLE voicehook_replicas (
+	id         TEXT PRIMARY KEY,
+	started_at BIGINT NOT NULL,
+	seen_at    BIGINT NOT NULL
+);
+`
 
 // schemaV2 adds generation: the state of the jobs voicehook generates
 // (kept here whatever keeps the records) and the segments' captions.
