@@ -133,16 +133,7 @@ func TestCrashBeforeProcessingLosesNothing(t *testing.T) {
 	h.base = p.base
 
 	const n = 40
-	acked := map[string]string{} // event id → segment
-	for i := range n {
-		seg := fmt.Sprintf("crash-seg-%d", i)
-		h.createJob(seg, "")
-		code, a := h.deliver(seg, seedCompleted(h.src.url(seg+".mp3")))
-		if code != 200 {
-			t.Fatalf("delivery %d: %d %+v", i, code, a)
-		}
-		acked[a.EventID] = seg
-	}
+	acked := h.deliverJobs("crash-seg", n)
 	// Wait until processing has started (downloads are hanging), then crash.
 	deadline := time.Now().Add(10 * time.Second)
 	for h.src.hits.Load() == 0 && time.Now().Before(deadline) {
@@ -197,19 +188,26 @@ func TestCrashBeforeProcessingLosesNothing(t *testing.T) {
 	}
 }
 
+// deliverJobs creates n jobs (segments prefix-0 …) and delivers each a
+// completed callback, returning the acknowledged event ids → segments.
+func (h *harness) deliverJobs(prefix string, n int) map[string]string {
+	h.t.Helper()
+	acked := map[string]string{}
+	for i := range n {
+		seg := fmt.Sprintf("%s-%d", prefix, i)
+		h.createJob(seg, "")
+		code, a := h.deliver(seg, seedCompleted(h.src.url(seg+".mp3")))
+		if code != 200 {
+			h.t.Fatalf("delivery %d: %d %+v", i, code, a)
+		}
+		acked[a.EventID] = seg
+	}
+	return acked
+}
+
 func (h *harness) waitEventLong(id string, d time.Duration) eventView {
 	h.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ev := h.event(id)
-		if ev.Status != "received" {
-			return ev
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("event %s still received after %s: %+v", id, d, ev)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return h.waitEventUntil(id, time.Now().Add(d))
 }
 
 func TestServeRejectsSecondProcessOnDataDir(t *testing.T) {

@@ -32,16 +32,7 @@ func TestCrashRestartResumesInFlightAtOnce(t *testing.T) {
 	h.base = p.base
 
 	const n = 20
-	acked := map[string]string{} // event id → segment
-	for i := range n {
-		seg := fmt.Sprintf("inflight-seg-%d", i)
-		h.createJob(seg, "")
-		code, a := h.deliver(seg, seedCompleted(h.src.url(seg+".mp3")))
-		if code != 200 {
-			t.Fatalf("delivery %d: %d %+v", i, code, a)
-		}
-		acked[a.EventID] = seg
-	}
+	acked := h.deliverJobs("inflight-seg", n)
 	// Every worker is inside a held download: 8 attempts are `running`.
 	waitHits(t, h.src, 8)
 	p.kill()
