@@ -32,6 +32,9 @@ type Segment struct {
 	// names the fields (--airtable-field-script, --airtable-field-voice-id).
 	Script  string `json:"-"`
 	VoiceID string `json:"-"`
+	// VoiceNotice, when set, says the voice of the segment's generated
+	// voiceover is being or has been removed (VoiceNotices): regenerate.
+	VoiceNotice string `json:"voice_notice,omitempty"`
 }
 
 // NewJob is the request to create a job (POST /api/jobs).

@@ -34,19 +34,31 @@ type Outcome struct {
 	// Message is the failure message, the progress status or why the event
 	// is ignored.
 	Message string
+	// Chapter marks one chapter's Studio conversion event (ChapterID names
+	// the chapter): it finishes only a job created for that chapter, and
+	// is progress for a whole project's job.
+	Chapter   bool
+	ChapterID string
+	// VoiceID is the voice a voice_removal_notice, voice_removed or
+	// voice_removal_notice_withdrawn event is about.
+	VoiceID string
 }
 
-// AudioSource is exactly one of: a URL to download, inline base64 bytes, or
-// a Studio snapshot to stream from the ElevenLabs API.
+// AudioSource is exactly one of: a URL to download, inline base64 bytes, a
+// Studio snapshot to stream from the ElevenLabs API, or audio spooled when
+// the webhook arrived.
 type AudioSource struct {
 	URL    string
 	Base64 []byte
 	Studio *StudioSnapshot
+	// Spooled: a large post_call_audio's audio, which the webhook decoded
+	// into the Spool under the event's id as it arrived.
+	Spooled bool
 }
 
 // IsZero reports whether the source names no audio at all.
 func (a AudioSource) IsZero() bool {
-	return a.URL == "" && len(a.Base64) == 0 && a.Studio == nil
+	return a.URL == "" && len(a.Base64) == 0 && a.Studio == nil && !a.Spooled
 }
 
 // StudioSnapshot names a Studio project or chapter snapshot whose audio is

@@ -2,6 +2,7 @@ package voicehook
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -121,6 +122,22 @@ type Storage interface {
 	Put(ctx context.Context, obj AudioObject) (StoredAudio, error)
 	// Check checks the configuration end to end (voicehook doctor).
 	Check(ctx context.Context) error
+}
+
+// Spool keeps the audio that arrived inside a webhook body (a long call's
+// post_call_audio, decoded as it streamed in) from the acknowledgement until
+// processing has stored it. It lives in the store, beside the event, so any
+// replica can process it and a crash loses nothing acknowledged. Entries are
+// keyed by event id.
+type Spool interface {
+	// CreateSpool starts eventID's audio; what is written is durable once
+	// Close returns nil. A write or Close error leaves a partial entry that
+	// DeleteSpool (or the orphan sweep) removes.
+	CreateSpool(ctx context.Context, eventID string) (io.WriteCloser, error)
+	// OpenSpool reads eventID's audio back; ErrNotFound if there is none.
+	OpenSpool(ctx context.Context, eventID string) (io.ReadCloser, error)
+	// DeleteSpool removes eventID's audio (once stored, or refused).
+	DeleteSpool(ctx context.Context, eventID string) error
 }
 
 // Clock tells the time; tests use a fake one (voicehooktest.Clock).

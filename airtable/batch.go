@@ -2,6 +2,7 @@ package airtable
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,15 +16,24 @@ import (
 // The batcher coalesces the reads and writes of concurrent workers into
 // shared requests, so that under load voicehook spends a fraction of a
 // request per step instead of one (the seed spends 5 to 6 requests per
-// event; Airtable allows 5 per second per base).
+// event; Airtable allows 5 per second per base, and the Free and Team
+// plans cap the calls of a month).
 //
-// Work waits in queues, one per kind of request: creates of a table,
-// updates of a table, and reads of a table with the same filter and
-// fields. A single dispatcher takes the base's next request slot from the
-// gate, then sends the queue whose oldest item waited longest, up to 10
-// records (Airtable's write limit) or 50 read conditions, as one request.
-// While the gate spaces requests, queues fill, so batches grow with load;
-// when idle an item waits at most BatchWindow for company.
+// Work waits in queues, one per kind of request: creates, updates or
+// upserts of a table, and reads of a table with the same filter and
+// fields. A queue is ready once no item has joined it for BatchWindow
+// (the workers one reply released arrive together, a few milliseconds
+// apart), once it is full (10 records, Airtable's write limit, or 50 read
+// conditions), or once its oldest item waited BatchMaxWait (by default
+// the time of 8 requests at the gate's rate). A queue smaller than a
+// batch that came back lately waits for the rest of that group (held).
+// A single dispatcher waits until the queue with the most items (an
+// overdue one first) among those not held is ready, takes the base's
+// next request slot from the gate, and sends the fullest queue then, with
+// whatever joined it meanwhile, as one request. Under load the gate is
+// the bottleneck, so the slot is due later anyway and the waits fill
+// batches for free, and concurrent events move through their steps in
+// step; when idle an item waits BatchWindow for company.
 //
 // Callers wait for their own item's result, so an error still reaches
 // the caller (and the processor's retry). Airtable applies a write all or
@@ -38,6 +48,7 @@ const (
 	opRead opKind = iota
 	opCreate
 	opUpdate
+	opUpsert
 )
 
 type op struct {
@@ -49,8 +60,10 @@ type op struct {
 	fields []string
 	conds  []string
 	match  func(Record) bool
-	// A write creates or updates rec.
-	rec Record
+	// A write creates, updates or upserts rec; an upsert merges on the
+	// fields mergeOn.
+	rec     Record
+	mergeOn []string
 
 	at        time.Time
 	result    chan opResult
@@ -68,8 +81,26 @@ func (o *op) key() string {
 		return "read\x00" + o.table + "\x00" + o.filter + "\x00" + strings.Join(o.fields, "\x00")
 	case opCreate:
 		return "create\x00" + o.table
+	case opUpsert:
+		return "upsert\x00" + o.table + "\x00" + strings.Join(o.mergeOn, "\x00")
 	}
 	return "update\x00" + o.table
+}
+
+// unique is what may appear only once in a write request: the record of
+// an update, the merge values of an upsert ("" for a create).
+func (o *op) unique() string {
+	switch o.kind {
+	case opUpdate:
+		return o.rec.ID
+	case opUpsert:
+		vals := make([]string, len(o.mergeOn))
+		for i, f := range o.mergeOn {
+			vals[i] = fmt.Sprint(o.rec.Fields[f])
+		}
+		return strings.Join(vals, "\x00")
+	}
+	return ""
 }
 
 func (o *op) finish(recs []Record, err error) {
@@ -82,6 +113,7 @@ func (o *op) finish(recs []Record, err error) {
 type batcher struct {
 	c       *Client
 	window  time.Duration
+	maxWait time.Duration
 	timeout time.Duration
 
 	ctx   context.Context // cancelled by abort
@@ -93,11 +125,20 @@ type batcher struct {
 	wake    chan struct{}
 	done    chan struct{}
 	running sync.WaitGroup
+	// flights are the batches in flight, and those back within the
+	// longest wait (see held).
+	flights []*flight
 }
 
-func newBatcher(c *Client, window, timeout time.Duration) *batcher {
+// flight is one batch sent: its size, when it went and when it came back.
+type flight struct {
+	size       int
+	sent, back time.Time
+}
+
+func newBatcher(c *Client, window, maxWait, timeout time.Duration) *batcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &batcher{c: c, window: window, timeout: timeout, ctx: ctx, abort: cancel,
+	b := &batcher{c: c, window: window, maxWait: maxWait, timeout: timeout, ctx: ctx, abort: cancel,
 		queues: map[string][]*op{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go b.loop()
 	return b
@@ -110,6 +151,16 @@ func (b *batcher) read(ctx context.Context, table, filter string, fields, conds 
 
 func (b *batcher) create(ctx context.Context, table string, fields map[string]any) (Record, error) {
 	recs, err := b.do(ctx, &op{kind: opCreate, table: table, rec: Record{Fields: fields}})
+	if err != nil {
+		return Record{}, err
+	}
+	return recs[0], nil
+}
+
+// upsert writes fields to the record whose mergeOn fields hold their
+// values, creating it if there is none.
+func (b *batcher) upsert(ctx context.Context, table string, mergeOn []string, fields map[string]any) (Record, error) {
+	recs, err := b.do(ctx, &op{kind: opUpsert, table: table, mergeOn: mergeOn, rec: Record{Fields: fields}})
 	if err != nil {
 		return Record{}, err
 	}
@@ -182,7 +233,7 @@ func (b *batcher) loop() {
 	defer close(b.done)
 	for {
 		b.mu.Lock()
-		oldest, full, any := b.scanLocked()
+		_, sendable, next, any := b.pickLocked(time.Now())
 		closing := b.closing
 		b.mu.Unlock()
 		if !any {
@@ -196,19 +247,19 @@ func (b *batcher) loop() {
 			}
 			continue
 		}
-		if wait := time.Until(oldest.Add(b.window)); wait > 0 && !full && !closing {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-b.wake:
-				t.Stop()
-			case <-b.ctx.Done():
-				t.Stop()
+		if !sendable && !b.sleepUntil(next) {
+			if b.ctx.Err() != nil {
 				b.failAll(ErrClosed)
 				return
 			}
-			continue
+			continue // woken: look again
 		}
+		if !sendable {
+			continue // the time came: look again
+		}
+		// The slot is taken only now, with a batch ready to go, and the
+		// request goes right after it: waiting while holding a slot would
+		// let the next slot follow at once, two requests together.
 		if err := b.c.gate.wait(b.ctx); err != nil {
 			if b.ctx.Err() != nil {
 				b.failAll(ErrClosed)
@@ -219,7 +270,19 @@ func (b *batcher) loop() {
 			b.failAll(err)
 			continue
 		}
-		batch := b.take()
+		b.mu.Lock()
+		best, _, _, any := b.pickLocked(time.Now())
+		var batch []*op
+		if any {
+			// What joined during the gate's wait goes too; nothing
+			// waits longer once the slot is taken.
+			batch = b.takeLocked(best.key)
+		}
+		f := &flight{size: len(batch), sent: time.Now()}
+		if len(batch) > 0 {
+			b.flights = append(b.flights, f)
+		}
+		b.mu.Unlock()
 		if len(batch) == 0 {
 			continue
 		}
@@ -227,59 +290,189 @@ func (b *batcher) loop() {
 		go func() {
 			defer b.running.Done()
 			b.exec(batch, true)
+			b.mu.Lock()
+			f.back = time.Now()
+			b.mu.Unlock()
+			select { // a held batch may go now
+			case b.wake <- struct{}{}:
+			default:
+			}
 		}()
 	}
 }
 
-// scanLocked drops cancelled ops and reports the oldest op's time and
-// whether a queue is full enough to send at once.
-func (b *batcher) scanLocked() (oldest time.Time, full, any bool) {
-	for k, q := range b.queues {
-		q = slices.DeleteFunc(q, func(o *op) bool { return o.cancelled.Load() })
-		if len(q) == 0 {
-			delete(b.queues, k)
+// pickLocked chooses the next batch: among the queues not held, the one
+// whose request does the most work (an overdue one first). sendable says
+// it is ready to go; if not, next is when to look again. any says
+// whether anything waits at all; best is then set even if every queue is
+// held.
+func (b *batcher) pickLocked(now time.Time) (best queueState, sendable bool, next time.Time, any bool) {
+	b.pruneLocked(now)
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	found := false
+	var fallback queueState
+	for k := range b.queues {
+		st, ok := b.stateLocked(k, now)
+		if !ok {
 			continue
 		}
-		b.queues[k] = q
-		if !any || q[0].at.Before(oldest) {
-			oldest = q[0].at
+		if !any || better(st, fallback) {
+			fallback = st
 		}
 		any = true
-		if q[0].kind != opRead && len(q) >= maxWrite {
-			full = true
+		if hold, until := b.held(st, now); hold {
+			later(until)
+			continue
 		}
-		if q[0].kind == opRead {
-			conds := 0
-			for _, o := range q {
-				conds += len(o.conds)
-			}
-			full = full || conds >= maxReadConds
+		if !found || better(st, best) {
+			best, found = st, true
 		}
 	}
-	return oldest, full, any
+	if !found {
+		return fallback, false, next, any
+	}
+	if best.readyAt.After(now) {
+		// The fullest is still filling: wait for it rather than send a
+		// smaller one.
+		later(best.readyAt)
+		return best, false, next, true
+	}
+	return best, true, next, true
 }
 
-// take removes the next batch: from the queue whose oldest op waited
-// longest, up to 10 writes (distinct records for updates) or 50 read
-// conditions.
-func (b *batcher) take() []*op {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var key string
-	var oldest time.Time
-	for k, q := range b.queues {
-		q = slices.DeleteFunc(q, func(o *op) bool { return o.cancelled.Load() })
-		b.queues[k] = q
-		if len(q) > 0 && (key == "" || q[0].at.Before(oldest)) {
-			key, oldest = k, q[0].at
+// held reports whether st's batch should wait for company, and until
+// when at most. The callers a request served come back to the base
+// together, but not all at once: River hands a freed worker its next
+// event at once and the others theirs up to a poll later, so the first
+// would go ahead alone and its group would take two requests a step from
+// then on. So a batch smaller than one that came back within the
+// longest wait, and that began after that one went, waits for the rest
+// of its group until it is as large, or until that wait is over. An
+// overdue batch is never held.
+func (b *batcher) held(st queueState, now time.Time) (bool, time.Time) {
+	if st.overdue || b.closing {
+		return false, time.Time{}
+	}
+	horizon := b.maxWaitNow()
+	hold, until := false, st.oldest.Add(horizon)
+	for _, f := range b.flights {
+		if f.back.IsZero() || f.size <= st.size || !f.sent.Before(st.oldest) || now.Sub(f.back) >= horizon {
+			continue
+		}
+		hold = true
+		if t := f.back.Add(horizon); t.Before(until) {
+			until = t
 		}
 	}
-	if key == "" {
-		return nil
+	return hold, until
+}
+
+// pruneLocked forgets flights back longer than the longest wait ago.
+func (b *batcher) pruneLocked(now time.Time) {
+	horizon := b.maxWaitNow()
+	b.flights = slices.DeleteFunc(b.flights, func(f *flight) bool {
+		return !f.back.IsZero() && now.Sub(f.back) >= horizon
+	})
+}
+
+// sleepUntil waits until t; false if woken or aborted first.
+func (b *batcher) sleepUntil(t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return true
 	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-b.wake:
+		return false
+	case <-b.ctx.Done():
+		return false
+	}
+}
+
+// queueState is what scheduling needs to know of one queue.
+type queueState struct {
+	key     string
+	oldest  time.Time
+	last    time.Time // the last item's arrival
+	size    int       // items, the work one request would do
+	readyAt time.Time
+	overdue bool
+}
+
+// stateLocked drops q's cancelled ops and describes what remains.
+func (b *batcher) stateLocked(key string, now time.Time) (queueState, bool) {
+	q := slices.DeleteFunc(b.queues[key], func(o *op) bool { return o.cancelled.Load() })
+	if len(q) == 0 {
+		delete(b.queues, key)
+		return queueState{}, false
+	}
+	b.queues[key] = q
+	st := queueState{key: key, oldest: q[0].at, size: len(q)}
+	last, conds := q[0].at, 0
+	for _, o := range q {
+		if o.at.After(last) {
+			last = o.at
+		}
+		conds += len(o.conds)
+	}
+	full := (q[0].kind != opRead && len(q) >= maxWrite) || (q[0].kind == opRead && conds >= maxReadConds)
+	st.last = last
+	maxWait := b.maxWaitNow()
+	st.readyAt = last.Add(b.window)
+	if limit := st.oldest.Add(maxWait); limit.Before(st.readyAt) {
+		st.readyAt = limit
+	}
+	if full || b.closing {
+		st.readyAt = now
+	}
+	st.overdue = !now.Before(st.oldest.Add(maxWait))
+	return st, true
+}
+
+// maxWaitSlots is BatchMaxWait's default in requests at the gate's rate.
+const maxWaitSlots = 8
+
+// maxWaitNow is how long an item may wait for its batch to fill.
+func (b *batcher) maxWaitNow() time.Duration {
+	if b.maxWait > 0 {
+		return b.maxWait
+	}
+	perSecond := float64(b.c.gate.lim.Limit())
+	if perSecond <= 0 {
+		return b.window
+	}
+	return max(time.Duration(maxWaitSlots/perSecond*float64(time.Second)), b.window)
+}
+
+// better orders queues: overdue ones first, oldest first; then the one
+// whose request does the most work; then the one joined last.
+func better(a, b queueState) bool {
+	if a.overdue != b.overdue {
+		return a.overdue
+	}
+	if a.overdue {
+		return a.oldest.Before(b.oldest)
+	}
+	if a.size != b.size {
+		return a.size > b.size
+	}
+	return a.last.After(b.last)
+}
+
+// takeLocked removes one request's worth of key's queue: up to 10 writes
+// (each record or merge value once) or 50 read conditions.
+func (b *batcher) takeLocked(key string) []*op {
 	q := b.queues[key]
 	var batch, rest []*op
-	conds, ids := 0, map[string]bool{}
+	conds, seen := 0, map[string]bool{}
 	for _, o := range q {
 		fits := true
 		switch o.kind {
@@ -287,9 +480,8 @@ func (b *batcher) take() []*op {
 			fits = len(batch) == 0 || conds+len(o.conds) <= maxReadConds
 		case opCreate:
 			fits = len(batch) < maxWrite
-		case opUpdate:
-			// One record at most once per request.
-			fits = len(batch) < maxWrite && !ids[o.rec.ID]
+		case opUpdate, opUpsert:
+			fits = len(batch) < maxWrite && !seen[o.unique()]
 		}
 		if !fits {
 			rest = append(rest, o)
@@ -297,7 +489,7 @@ func (b *batcher) take() []*op {
 		}
 		batch = append(batch, o)
 		conds += len(o.conds)
-		ids[o.rec.ID] = true
+		seen[o.unique()] = true
 	}
 	if len(rest) == 0 {
 		delete(b.queues, key)
@@ -373,14 +565,14 @@ func (b *batcher) execRead(ctx context.Context, batch []*op, held bool) error {
 
 func (b *batcher) execWrite(ctx context.Context, batch []*op, held bool) error {
 	method := http.MethodPost
-	if batch[0].kind == opUpdate {
+	if batch[0].kind != opCreate {
 		method = http.MethodPatch
 	}
 	recs := make([]Record, len(batch))
 	for i, o := range batch {
 		recs[i] = o.rec
 	}
-	out, err := b.c.write(ctx, method, batch[0].table, recs, held)
+	out, err := b.c.write(ctx, method, batch[0].table, recs, batch[0].mergeOn, held)
 	if err != nil {
 		return err
 	}

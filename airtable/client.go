@@ -48,12 +48,16 @@ func NewClient(cfg Config) *Client {
 		base:    cfg.Base,
 		token:   cfg.Token,
 		http:    cfg.HTTPClient,
-		gate:    newGate(cfg.RequestsPerSecond, cfg.Silence, cfg.Clock),
+		gate:    newGate(cfg.RequestsPerSecond, cfg.Silence, cfg.Clock, cfg.Logger),
 		retries: cfg.Retries,
 		backoff: cfg.RetryBackoff,
 		log:     cfg.Logger,
 	}
 }
+
+// Pace is how fast the client calls the base now: lower than configured
+// after repeated 429s (see pace).
+func (c *Client) Pace() Pace { return c.gate.status() }
 
 // Record is one Airtable record. Fields hold what JSON decodes to: string,
 // bool, json.Number, []any (links: record ids).
@@ -149,25 +153,44 @@ func (c *Client) Get(ctx context.Context, table, id string) (Record, error) {
 // failed create is never retried here: the records may exist even though
 // the reply was lost.
 func (c *Client) Create(ctx context.Context, table string, recs []Record) ([]Record, error) {
-	return c.write(ctx, http.MethodPost, table, recs, false)
+	return c.write(ctx, http.MethodPost, table, recs, nil, false)
 }
 
 // Update sets the given fields of up to 10 records (PATCH: other fields
 // are left as they are) and returns the records, in order.
 func (c *Client) Update(ctx context.Context, table string, recs []Record) ([]Record, error) {
-	return c.write(ctx, http.MethodPatch, table, recs, false)
+	return c.write(ctx, http.MethodPatch, table, recs, nil, false)
 }
 
-func (c *Client) write(ctx context.Context, method, table string, recs []Record, held bool) ([]Record, error) {
+// Upsert writes up to 10 records, each updating the one record whose
+// mergeOn fields hold its values or, when none does, creating it (PATCH
+// with performUpsert). It returns the records, in order. Unlike a create
+// it is safe to repeat, so it is retried after a 5xx or a lost reply:
+// writing the same values again finds the record the first try made.
+func (c *Client) Upsert(ctx context.Context, table string, mergeOn []string, recs []Record) ([]Record, error) {
+	return c.write(ctx, http.MethodPatch, table, recs, mergeOn, false)
+}
+
+// write sends a create (POST), an update (PATCH) or, with mergeOn, an
+// upsert (PATCH with performUpsert); held says the caller already holds
+// the gate's slot.
+func (c *Client) write(ctx context.Context, method, table string, recs []Record, mergeOn []string, held bool) ([]Record, error) {
 	if len(recs) == 0 || len(recs) > maxWrite {
 		return nil, fmt.Errorf("airtable: %s %s: %d records; a request takes 1 to %d", method, table, len(recs), maxWrite)
 	}
+	type upsert struct {
+		FieldsToMergeOn []string `json:"fieldsToMergeOn"`
+	}
 	body := struct {
-		Records []Record `json:"records"`
-	}{make([]Record, len(recs))}
+		Records       []Record `json:"records"`
+		PerformUpsert *upsert  `json:"performUpsert,omitempty"`
+	}{Records: make([]Record, len(recs))}
+	if mergeOn != nil {
+		body.PerformUpsert = &upsert{mergeOn}
+	}
 	for i, r := range recs {
 		body.Records[i] = Record{ID: r.ID, Fields: r.Fields}
-		if method == http.MethodPost {
+		if method == http.MethodPost || mergeOn != nil {
 			body.Records[i].ID = ""
 		}
 	}

@@ -33,9 +33,17 @@ type Config struct {
 	// for 30 s), plus up to a tenth of it at random so replicas do not
 	// return together.
 	Silence time.Duration
-	// BatchWindow is how long a read or write waits for others to share
-	// its request, unless ten are already waiting.
+	// BatchWindow is how long a batch waits for more company after the
+	// last read or write joined it, unless it is full: workers that one
+	// reply released arrive together, within a few milliseconds.
 	BatchWindow time.Duration
+	// BatchMaxWait bounds how long a read or write waits for its batch to
+	// fill while fuller batches take the base's requests. Zero means the
+	// time of 8 requests at the rate of the moment (2 s at 4/s): long
+	// enough for the workers of a batch served ahead to reach the waiting
+	// one's step and join it, so that concurrent events fall into step
+	// and share every request.
+	BatchMaxWait time.Duration
 	// Retries and RetryBackoff: a GET or PATCH (safe to repeat) is retried
 	// this many times after a 5xx or network error, first after
 	// RetryBackoff, doubling. Zero means the default, 2; negative, none.
@@ -117,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchWindow <= 0 {
 		c.BatchWindow = 25 * time.Millisecond
+	}
+	if c.BatchMaxWait > 0 {
+		c.BatchMaxWait = max(c.BatchMaxWait, c.BatchWindow)
 	}
 	if c.Retries < 0 {
 		c.Retries = 0

@@ -9,9 +9,14 @@
 //   - GET/POST/PATCH /v0/{base}/{table}, "Authorization: Bearer <token>";
 //     at most 10 records per write; list pages of at most 100 records,
 //     continued with "offset".
-//   - 5 requests per second per base. Over it Airtable answers 429 and
-//     wants 30 seconds of silence from the whole client, not a retry of
-//     one request.
+//   - 5 requests per second per base, shared with the user's own scripts,
+//     and lower for a Free or Team workspace over its monthly calls. Over
+//     it Airtable answers 429 and wants 30 seconds of silence from the
+//     whole client, not a retry of one request; when 429s repeat, the
+//     gate lowers its own rate (pace.go).
+//   - PATCH with performUpsert updates the record whose merge fields hold
+//     the values written, or creates it: the event mirror's idempotent
+//     write.
 //   - Errors come as {"error":{"type","message"}}, {"error":"NOT_FOUND"}
 //     or {"errors":[{"error","message"}]}.
 //   - Empty fields are left out on read: an unchecked checkbox is absent.

@@ -28,7 +28,7 @@ func (r *Records) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.
 				return voicehook.Job{}, err
 			}
 			if len(recs) > 0 {
-				return r.jobFrom(best(recs, r.cfg.Fields.JobStatus)), nil
+				return r.matched(best(recs, r.cfg.Fields.JobStatus)), nil
 			}
 		}
 	}
@@ -47,10 +47,16 @@ func (r *Records) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.
 			return voicehook.Job{}, fmt.Errorf("finding job by external id: %w", err)
 		}
 		if len(recs) > 0 {
-			return r.jobFrom(best(recs, r.cfg.Fields.JobStatus)), nil
+			return r.matched(best(recs, r.cfg.Fields.JobStatus)), nil
 		}
 	}
 	return voicehook.Job{}, fmt.Errorf("voiceover job for segment %q / ids %v in table %q: %w", q.SegmentID, q.ExternalIDs, r.cfg.Tables.Jobs, voicehook.ErrNotFound)
+}
+
+// matched is the job FindJob found; its read is kept for finishing it.
+func (r *Records) matched(rec Record) voicehook.Job {
+	r.recent.put(rec, r.cfg.Clock.Now())
+	return r.jobFrom(rec)
 }
 
 // best prefers a processing job, then the newest.
@@ -92,22 +98,26 @@ func (r *Records) FinishJob(ctx context.Context, job voicehook.Job, end voicehoo
 	return r.finish(ctx, job, end.At, end.Status, seg, reason)
 }
 
-// finish reads the job's status first and changes nothing unless it is
-// still processing: a finished job is never moved, whoever finished it
-// (another event, or the user in Airtable). Then the segment is written,
+// finish reads the job's status first (or reuses FindJob's fresh read,
+// see recentJobs) and changes nothing unless it is still processing: a
+// finished job is never moved, whoever finished it (another event, or the
+// user in Airtable). Then the segment is written,
 // and the job last: the job's status is what says "done", so a crash or an
 // error between the two leaves the job processing and a retry writes both
 // again (the same values: safe to repeat).
 func (r *Records) finish(ctx context.Context, job voicehook.Job, at time.Time, status voicehook.JobStatus, segFields map[string]any, reason *string) error {
 	f := r.cfg.Fields
-	recs, err := r.jobRecords(ctx, []string{job.ID})
-	if err != nil {
-		return err
+	cur, ok := r.recent.take(job.ID, r.cfg.Clock.Now())
+	if !ok {
+		recs, err := r.jobRecords(ctx, []string{job.ID})
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return voicehook.Permanent(fmt.Sprintf("job %s is no longer a voiceover job in the Airtable table %q", job.ID, r.cfg.Tables.Jobs), voicehook.ErrNotFound)
+		}
+		cur = recs[0]
 	}
-	if len(recs) == 0 {
-		return voicehook.Permanent(fmt.Sprintf("job %s is no longer a voiceover job in the Airtable table %q", job.ID, r.cfg.Tables.Jobs), voicehook.ErrNotFound)
-	}
-	cur := recs[0]
 	if !voicehook.JobStatus(str(cur, f.JobStatus)).CanMoveTo(status) {
 		return nil
 	}

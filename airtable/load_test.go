@@ -80,8 +80,9 @@ func processEvent(ctx context.Context, r *Records, seg string, i int) error {
 	return nil
 }
 
-// TestRequestsPerEvent holds voicehook to at most 2 Airtable requests per
-// processed event under load (the seed spends 5 to 6).
+// TestRequestsPerEvent holds voicehook to at most 1 Airtable request per
+// processed event under load (the seed spends 5 to 6). The whole
+// processing path is measured by cmd/voicehook's BenchmarkAirtableBurst.
 func TestRequestsPerEvent(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -92,8 +93,8 @@ func TestRequestsPerEvent(t *testing.T) {
 	reqs := driveEvents(t, events, workers)
 	perEvent := float64(reqs) / events
 	t.Logf("%d events on %d workers: %d requests, %.2f requests/event, %s", events, workers, reqs, perEvent, time.Since(start).Round(time.Millisecond))
-	if perEvent > 2 {
-		t.Errorf("%.2f requests/event, want at most 2", perEvent)
+	if perEvent > 1 {
+		t.Errorf("%.2f requests/event, want at most 1", perEvent)
 	}
 }
 

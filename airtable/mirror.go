@@ -12,10 +12,12 @@ import (
 
 // The mirror keeps one Webhook Events record per voicehook event, with the
 // seed's fields. It is idempotent: the record id of each event mirrored by
-// this process is remembered, and an event not remembered (after a
-// restart, on another replica, or after a create whose reply was lost) is
-// looked up by {Event ID}='…' before anything is created. So re-mirroring
-// updates the one record and never makes a second.
+// this process is remembered from the write's reply, and an event not
+// remembered (its first write, or after a restart, on another replica, or
+// after a write whose reply was lost) is written with Airtable's upsert,
+// merged on {Event ID}: the record is updated if it exists and created
+// if not, without a lookup. So re-mirroring updates the one record and
+// never makes a second.
 //
 // A mirror write that fails for a transient reason (Airtable down or
 // rate-limited) is kept and written again every MirrorRetry until it
@@ -136,20 +138,11 @@ func (m *mirror) write(ctx context.Context, ev voicehook.Event) error {
 		// Someone deleted the record in Airtable: make it again.
 		m.forget(ev.ID)
 	}
-	recs, err := r.b.read(ctx, table, "", []string{f.EventID}, []string{fieldIs(f.EventID, ev.ID)},
-		func(rec Record) bool { return str(rec, f.EventID) == ev.ID })
-	if err != nil {
-		return fmt.Errorf("looking up its record: %w", err)
-	}
-	if len(recs) > 0 {
-		// Listed in creation order: the first is the original.
-		if _, err := r.b.update(ctx, table, recs[0].ID, mutable); err != nil {
-			return err
-		}
-		m.remember(ev.ID, recs[0].ID, fp)
-		return nil
-	}
-	rec, err := r.b.create(ctx, table, r.eventFields(ev))
+	// Not written by this process (or deleted since): an upsert on the
+	// event id updates the record an earlier process, another replica or
+	// a write whose reply was lost made, or creates it; one request, and
+	// no lookup first.
+	rec, err := r.b.upsert(ctx, table, []string{f.EventID}, r.eventFields(ev))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -102,20 +103,34 @@ func TestMirrorAfterRestart(t *testing.T) {
 	}
 }
 
-// TestMirrorLostReply: the create happened but its reply was lost; the
-// retry finds the record instead of making a second.
+// TestMirrorLostReply: the write happened but its reply was lost. The
+// write is an upsert on the event id, so it is safe to repeat: the client's
+// own retry, or when those are spent the catch-up, finds the record
+// instead of making a second.
 func TestMirrorLostReply(t *testing.T) {
 	t.Parallel()
-	emu := newEmulator(t, airtabletest.Options{})
-	r := newRecords(t, testConfig(emu, nil))
-	emu.FailAfterWrite(1, 500)
-	ev := testEvent("evt_lost", "", true)
-	if err := r.MirrorEvent(context.Background(), ev); err == nil || voicehook.IsPermanent(err) {
-		t.Fatalf("err = %v, want a transient error", err)
-	}
-	waitFor(t, "the catch-up", func() bool { return r.PendingMirrors() == 0 })
-	if n := len(eventRecords(emu, ev.ID)); n != 1 {
-		t.Errorf("%d records, want 1", n)
+	for _, lost := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d lost", lost), func(t *testing.T) {
+			t.Parallel()
+			emu := newEmulator(t, airtabletest.Options{})
+			r := newRecords(t, testConfig(emu, nil))
+			emu.FailAfterWrite(lost, 500)
+			ev := testEvent("evt_lost", "", true)
+			err := r.MirrorEvent(context.Background(), ev)
+			if lost == 1 && err != nil {
+				t.Fatalf("err = %v, want the retry to succeed", err)
+			}
+			if lost == 3 && (err == nil || voicehook.IsPermanent(err)) {
+				t.Fatalf("err = %v after the write and both retries lost their replies, want a transient error", err)
+			}
+			waitFor(t, "the catch-up", func() bool { return r.PendingMirrors() == 0 })
+			if n := len(eventRecords(emu, ev.ID)); n != 1 {
+				t.Errorf("%d records, want 1", n)
+			}
+			if n := emu.Requests()["GET Webhook Events"]; n != 0 {
+				t.Errorf("%d lookups of the mirror, want none", n)
+			}
+		})
 	}
 }
 

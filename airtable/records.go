@@ -24,6 +24,7 @@ type Records struct {
 	c      *Client
 	b      *batcher
 	mirror *mirror
+	recent recentJobs
 
 	closeOnce sync.Once
 	closeErr  error
@@ -41,10 +42,13 @@ func New(cfg Config) (*Records, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := NewClient(cfg)
-	r := &Records{cfg: cfg, c: c, b: newBatcher(c, cfg.BatchWindow, cfg.RequestTimeout+cfg.RequestTimeout/2)}
+	r := &Records{cfg: cfg, c: c, b: newBatcher(c, cfg.BatchWindow, cfg.BatchMaxWait, cfg.RequestTimeout+cfg.RequestTimeout/2)}
 	r.mirror = newMirror(r)
 	return r, nil
 }
+
+// Pace is how fast voicehook calls the base now (for the admin overview).
+func (r *Records) Pace() Pace { return r.c.Pace() }
 
 // Client is the records' client (shared gate), for checks and tools.
 func (r *Records) Client() *Client { return r.c }

@@ -12,11 +12,14 @@ const maxDedupeKeyLen = 200
 
 // envelopeKey derives a dedupe key for an ElevenLabs envelope. ElevenLabs
 // documents no event id, so the key is the type plus the ids the event
-// carries: a redelivery carries the same ids, while a later event about the
-// same object differs in type or conversion_status. Without any id the body
-// hash stands in. Values are query-escaped and sorted by name, so the key is
-// unambiguous and deterministic.
-func envelopeKey(body []byte, segmentID, typ string, d *wireData) string {
+// carries plus its event_timestamp: a redelivery is the same body, while a
+// second event about the same object (a Studio project failing again an hour
+// later, a new conversion) differs in its timestamp, type or
+// conversion_status. An envelope without a timestamp has a short hash of its
+// body in its place, and one without any id the whole body's hash. Values
+// are query-escaped and sorted by name, so the key is unambiguous and
+// deterministic.
+func envelopeKey(body []byte, segmentID, typ string, d *wireData, ts looseString) string {
 	v := url.Values{}
 	add := func(name string, val looseString) {
 		if val != "" {
@@ -35,6 +38,12 @@ func envelopeKey(body []byte, segmentID, typ string, d *wireData) string {
 	// A status alone identifies nothing, so it only refines an id.
 	add("conversion_status", d.ConversionStatus)
 	add("segment_id", looseString(segmentID))
+	if ts != "" {
+		add("event_timestamp", ts)
+	} else {
+		// 64 bits tell two bodies apart well enough for one set of ids.
+		add("body", looseString(sha256Hex(body)[:16]))
+	}
 	return capKey("el:" + url.QueryEscape(typ) + ":" + v.Encode())
 }
 

@@ -33,10 +33,11 @@ const (
 	topStatus
 	topOutput
 	topError
+	topEventTimestamp
 	numTop
 )
 
-var topNames = [numTop]string{"type", "event_type", "eventType", "data", "status", "output", "error"}
+var topNames = [numTop]string{"type", "event_type", "eventType", "data", "status", "output", "error", "event_timestamp"}
 
 const (
 	dataConversationID = iota
@@ -74,7 +75,10 @@ const maxSkipDepth = 64
 //   - a duplicated wire/wireData member;
 //   - type, event_type, eventType, status or a data id that is neither null
 //     nor a string, or a string with an escape or invalid UTF-8 (which
-//     encoding/json would rewrite);
+//     encoding/json would rewrite); an event_timestamp that is such a
+//     string, an object or an array;
+//   - neither a type nor a status, and a member named "text" in any case
+//     (Parse may find the bare transcription object there);
 //   - data that is neither null nor an object.
 //
 // Every other body decodes into wire without error, so Parse's answer
@@ -84,12 +88,16 @@ const maxSkipDepth = 64
 // string).
 func fastIngestKey(body []byte, segmentID string) (key, typ string, ok bool) {
 	s := scanner{b: body}
-	var top [numTop][]byte // type, event_type, eventType, status values
+	var top [numTop][]byte // type, event_type, eventType, status, event_timestamp values
 	var ids [numData][]byte
 	if !s.object(topNames[:], func(f int) bool {
 		switch f {
 		case topType, topEventType, topEventTypeCamel, topStatus:
 			v, ok := s.plainString()
+			top[f] = v
+			return ok
+		case topEventTimestamp:
+			v, ok := s.scalar()
 			top[f] = v
 			return ok
 		case topData:
@@ -133,18 +141,24 @@ func fastIngestKey(body []byte, segmentID string) (key, typ string, ok bool) {
 			RequestID:         loose(dataRequestID),
 			ConversionStatus:  loose(dataConversionStatus),
 		}
-		return envelopeKey(body, segmentID, typ, &d), typ, true
+		return envelopeKey(body, segmentID, typ, &d, looseString(bytes.TrimSpace(top[topEventTimestamp]))), typ, true
 	}
 	if status := bytes.TrimSpace(top[topStatus]); len(status) > 0 {
 		return seedKey(body, segmentID), "status:" + strings.ToLower(string(status)), true
 	}
-	return rawKey(body, segmentID), "", true
+	if s.sawText {
+		return "", "", false
+	}
+	return rawKey(body, segmentID), TypeUnknown, true
 }
 
 // scanner is a strict JSON scanner over b from i.
 type scanner struct {
 	b []byte
 	i int
+	// sawText: a member of a named object (top level or data) is "text"
+	// in some case.
+	sawText bool
 }
 
 func (s *scanner) ws() {
@@ -189,6 +203,9 @@ func (s *scanner) object(names []string, member func(int) bool) bool {
 			}
 			if f, ok = matchName(name, names); !ok {
 				return false
+			}
+			if bytes.EqualFold(name, []byte("text")) {
+				s.sawText = true
 			}
 			if f >= 0 {
 				if seen&(1<<f) != 0 {
@@ -267,6 +284,22 @@ func (s *scanner) plainString() ([]byte, bool) {
 		return nil, false
 	}
 	return v, true
+}
+
+// scalar scans a value that decodes into a looseString as its raw bytes:
+// what plainString takes, or a number, true or false (looseString keeps
+// their JSON text).
+func (s *scanner) scalar() ([]byte, bool) {
+	start := s.i
+	switch {
+	case s.i >= len(s.b):
+		return nil, false
+	case s.b[s.i] == '"' || s.b[s.i] == 'n':
+		return s.plainString()
+	case s.literal("true") || s.literal("false") || s.number():
+		return s.b[start:s.i], true
+	}
+	return nil, false
 }
 
 // skip scans any value.

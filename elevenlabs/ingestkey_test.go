@@ -85,6 +85,11 @@ var ingestKeyCases = []struct {
 	{"no type nor status", `{"output":{"url":"x"}}`, true},
 	{"empty object", `{}`, true},
 	{"empty object with whitespace", " { } ", true},
+	{"bare transcription object", `{"language_code":"en","language_probability":0.98,"text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word"}]}`, false},
+	{"text without words", `{"text":"Hi."}`, false},
+	{"text in capitals", `{"TEXT":"Hi.","language_code":"en"}`, false},
+	{"text inside data", `{"data":{"text":"x"}}`, false},
+	{"text nested deeper", `{"output":{"text":"x","words":[]}}`, true},
 
 	// ElevenLabs envelopes.
 	{"project conversion success", `{"type":"project_conversion_status","event_timestamp":"1739537297","data":{"request_id":"req_1","project_id":"p_1","project_snapshot_id":"ps_1","conversion_status":"success"}}`, true},
@@ -95,6 +100,20 @@ var ingestKeyCases = []struct {
 	{"conversion without status", `{"type":"project_conversion_status","data":{"project_id":"p1"}}`, true},
 	{"conversion type in capitals", `{"type":"PROJECT_CONVERSION_STATUS","data":{"project_id":"p1","conversion_status":"Success"}}`, true},
 	{"post_call_audio", `{"type":"post_call_audio","event_timestamp":1739537297,"data":{"agent_id":"ag1","conversation_id":"conv1","full_audio":"SUQzBAAAAAAA"}}`, true},
+	{"timestamp as a string", `{"type":"project_conversion_status","event_timestamp":" 1739537297 ","data":{"project_id":"p1","conversion_status":"error"}}`, true},
+	{"timestamp as a float", `{"type":"project_conversion_status","event_timestamp":1739537297.25e0,"data":{"project_id":"p1","conversion_status":"error"}}`, true},
+	{"timestamp negative", `{"type":"x","event_timestamp":-0,"data":{"project_id":"p1"}}`, true},
+	{"timestamp true", `{"type":"x","event_timestamp":true,"data":{"project_id":"p1"}}`, true},
+	{"timestamp null", `{"type":"x","event_timestamp":null,"data":{"project_id":"p1"}}`, true},
+	{"timestamp object", `{"type":"x","event_timestamp":{"s":1},"data":{"project_id":"p1"}}`, false},
+	{"timestamp array", `{"type":"post_call_audio","event_timestamp":[1],"data":{"conversation_id":"c"}}`, false},
+	{"timestamp escaped", `{"type":"x","event_timestamp":"1\u0030","data":{"project_id":"p1"}}`, false},
+	{"timestamp bad number", `{"type":"x","event_timestamp":01,"data":{"project_id":"p1"}}`, false},
+	{"timestamp duplicate", `{"type":"x","event_timestamp":1,"event_timestamp":2,"data":{"project_id":"p1"}}`, false},
+	{"timestamp key variant", `{"type":"x","Event_Timestamp":1,"data":{"project_id":"p1"}}`, false},
+	{"timestamp without ids", `{"type":"x","event_timestamp":1}`, true},
+	{"voice_removal_notice", `{"type":"voice_removal_notice","event_timestamp":1739537297,"data":{"voice_id":"v1","voice_name":"Ann"}}`, true},
+	{"call_initiation_failure", `{"type":"call_initiation_failure","event_timestamp":1739537297,"data":{"agent_id":"ag1","conversation_id":"c1"}}`, true},
 	{"post_call_audio with escaped slashes", `{"type":"post_call_audio","data":{"conversation_id":"conv1","full_audio":"ab\/cd+\/=="}}`, true},
 	{"post_call_audio without audio", `{"type":"post_call_audio","data":{"conversation_id":"conv1"}}`, true},
 	{"post_call_audio with non-string audio", `{"type":"post_call_audio","data":{"conversation_id":"conv1","full_audio":12}}`, true},
@@ -280,7 +299,7 @@ func TestIngestKeyFieldNames(t *testing.T) {
 	}
 	check(reflect.TypeFor[wire](), topNames[:], map[string]reflect.Type{
 		"type": str, "event_type": str, "eventType": str, "status": str,
-		"data": reflect.TypeFor[*wireData](), "output": raw, "error": raw,
+		"data": reflect.TypeFor[*wireData](), "output": raw, "error": raw, "event_timestamp": loose,
 	})
 	check(reflect.TypeFor[wireData](), dataNames[:], map[string]reflect.Type{
 		"conversation_id": loose, "agent_id": loose, "full_audio": raw, "project_id": loose,
@@ -301,6 +320,7 @@ func TestIngestKeyRandom(t *testing.T) {
 		`"type"`, `"event_type"`, `"eventType"`, `"status"`, `"data"`, `"output"`, `"error"`,
 		`"conversation_id"`, `"agent_id"`, `"full_audio"`, `"project_id"`, `"project_snapshot_id"`,
 		`"chapter_id"`, `"chapter_snapshot_id"`, `"request_id"`, `"conversion_status"`, `"error_details"`,
+		`"event_timestamp"`, `"text"`, `"Text"`, `"words"`, `"language_code"`,
 		`"Type"`, `"EVENT_TYPE"`, `"eventtype"`, `"Status"`, `"DATA"`, `"Project_ID"`, `"st\u0061tus"`,
 		`"ſtatus"`, `"x"`, `""`, `"é"`, "\"\xff\"",
 	}

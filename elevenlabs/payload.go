@@ -10,8 +10,9 @@ import (
 	"github.com/voicehook/voicehook"
 )
 
-// ErrMalformedPayload means a (correctly signed) body is not JSON or has no
-// shape voicehook knows. The caller still stores the event, under
+// ErrMalformedPayload means a (correctly signed) body is not JSON. JSON of a
+// shape voicehook does not know is no error: it parses as an ignored
+// outcome with its type recorded. The caller still stores the event, under
 // Parsed.DedupeKey, so nothing a sender signed is ever lost.
 var ErrMalformedPayload = errors.New("malformed payload")
 
@@ -31,19 +32,37 @@ const (
 	TypeChapterConversionStatus = "chapter_conversion_status"
 )
 
+// Event types voicehook recognises and records without acting on a job
+// (TypeVoiceRemovalNotice and its kin mark the segments voiced with the
+// voice; see voicehook.VoiceNotices).
+const (
+	TypePostCallTranscription       = "post_call_transcription"
+	TypeCallInitiationFailure       = "call_initiation_failure"
+	TypeSpeechToTextTranscription   = "speech_to_text_transcription"
+	TypeVoiceRemovalNotice          = "voice_removal_notice"
+	TypeVoiceRemovalNoticeWithdrawn = "voice_removal_notice_withdrawn"
+	TypeVoiceRemoved                = "voice_removed"
+	// TypeUnknown is recorded for signed JSON with neither a type nor a
+	// status, of no shape voicehook recognises.
+	TypeUnknown = "unknown"
+)
+
 // Parse normalises a webhook body into an Outcome. segmentID is the
 // segment_id query parameter; it alone sets Outcome.SegmentID (a body could
 // name any segment, the callback URL is what voicehook handed out).
 //
-// On error (always wrapping ErrMalformedPayload) DedupeKey is still set, and
-// so are Outcome.SegmentID and, when the body names one, Outcome.EventType.
+// Any JSON parses: what voicehook cannot act on (an unknown type, a known
+// type whose data has another shape, JSON with neither a type nor a status)
+// is an ignored outcome that says why. Only a body that is not JSON is an
+// error (always wrapping ErrMalformedPayload); DedupeKey and
+// Outcome.SegmentID are still set then.
 func Parse(body []byte, segmentID string) (Parsed, error) {
 	var w wire
 	if err := json.Unmarshal(body, &w); err != nil {
 		return parseLoose(body, segmentID, err)
 	}
 	if typ := w.eventType(); typ != "" {
-		return parseEnvelope(body, segmentID, typ, w.Data)
+		return parseEnvelope(body, segmentID, typ, w.Data, w.EventTimestamp)
 	}
 	if status := strings.TrimSpace(w.Status); status != "" {
 		return Parsed{
@@ -51,7 +70,7 @@ func Parse(body []byte, segmentID string) (Parsed, error) {
 			DedupeKey: seedKey(body, segmentID),
 		}, nil
 	}
-	return malformed(body, segmentID, "", errors.New("neither an event type nor a status"))
+	return parseUntyped(body, segmentID), nil
 }
 
 // wire is the union of every accepted form, decoded in one pass so that a
@@ -64,13 +83,15 @@ type wire struct {
 	EventType      string    `json:"event_type"`
 	EventTypeCamel string    `json:"eventType"`
 	Data           *wireData `json:"data"`
-	// event_timestamp is an int or a string depending on the event; nothing
-	// uses it, so it is left undecoded and either form is accepted.
 
 	// The seed's form.
 	Status string          `json:"status"`
 	Output json.RawMessage `json:"output"`
 	Error  json.RawMessage `json:"error"`
+
+	// EventTimestamp (an int or a string, depending on the event) tells
+	// two events about the same ids apart in the dedupe key.
+	EventTimestamp looseString `json:"event_timestamp"`
 }
 
 func (w *wire) eventType() string {
@@ -159,13 +180,13 @@ func seedErrorMessage(raw json.RawMessage) string {
 	return "Unknown error"
 }
 
-func parseEnvelope(body []byte, segmentID, typ string, d *wireData) (Parsed, error) {
+func parseEnvelope(body []byte, segmentID, typ string, d *wireData, ts looseString) (Parsed, error) {
 	if d == nil {
 		d = &wireData{}
 	}
 	p := Parsed{
 		Outcome:   voicehook.Outcome{EventType: typ, SegmentID: segmentID},
-		DedupeKey: envelopeKey(body, segmentID, typ, d),
+		DedupeKey: envelopeKey(body, segmentID, typ, d, ts),
 	}
 	out := &p.Outcome
 	switch strings.ToLower(typ) {
@@ -175,10 +196,21 @@ func parseEnvelope(body []byte, segmentID, typ string, d *wireData) (Parsed, err
 			return malformedWith(p, fmt.Errorf("data.full_audio: %w", err))
 		}
 		out.Kind = voicehook.OutcomeCompleted
-		out.Audio.Base64 = audio
+		if string(audio) == SpooledAudio {
+			// The webhook kept the audio in the store's spool
+			// (callaudio.go), under the event's id.
+			out.Audio.Spooled = true
+		} else {
+			out.Audio.Base64 = audio
+		}
 		out.ExternalIDs = nonEmpty(d.ConversationID, d.AgentID)
 	case TypeProjectConversionStatus, TypeChapterConversionStatus:
 		out.ExternalIDs = nonEmpty(d.RequestID, d.ChapterID, d.ProjectID)
+		if strings.EqualFold(typ, TypeChapterConversionStatus) {
+			// One chapter of a conversion: progress for a project's job
+			// (the processor decides).
+			out.Chapter, out.ChapterID = true, string(d.ChapterID)
+		}
 		status := strings.ToLower(string(d.ConversionStatus))
 		switch status {
 		case "":
@@ -193,11 +225,70 @@ func parseEnvelope(body []byte, segmentID, typ string, d *wireData) (Parsed, err
 			out.Kind = voicehook.OutcomeProgress
 			out.Message = status
 		}
+	case TypeVoiceRemovalNotice, TypeVoiceRemoved, TypeVoiceRemovalNoticeWithdrawn:
+		out.Kind = voicehook.OutcomeIgnored
+		out.VoiceID = voiceID(body)
+		out.Message = voiceMessage(strings.ToLower(typ), out.VoiceID)
+	case TypeCallInitiationFailure:
+		out.Kind = voicehook.OutcomeIgnored
+		out.Message = "call_initiation_failure: an agent's call did not start, so there is no audio; recorded only"
 	default:
 		out.Kind = voicehook.OutcomeIgnored
 		out.Message = fmt.Sprintf("event type %s is not acted on", typ)
 	}
 	return p, nil
+}
+
+// voiceID reads data.voice_id of a voice notice. It is decoded apart from
+// wire (a notice is small) so the hot path's wireData stays as it is; a
+// voice_id of another shape leaves it empty and the notice marks nothing.
+func voiceID(body []byte) string {
+	var v struct {
+		Data struct {
+			VoiceID looseString `json:"voice_id"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	return string(v.Data.VoiceID)
+}
+
+func voiceMessage(typ, voice string) string {
+	if voice == "" {
+		return typ + " without a data.voice_id: recorded only"
+	}
+	switch typ {
+	case TypeVoiceRemovalNotice:
+		return fmt.Sprintf("voice %s is scheduled for removal: the segments voiced with it are marked; regenerate them before it goes", voice)
+	case TypeVoiceRemoved:
+		return fmt.Sprintf("voice %s has been removed: the segments voiced with it are marked; regenerate them with another voice", voice)
+	}
+	return fmt.Sprintf("the removal of voice %s is withdrawn: its segments' marks are cleared", voice)
+}
+
+// parseUntyped handles JSON with neither a type nor a status: the bare
+// speech-to-text transcription object (one ElevenLabs cookbook page sends
+// the transcription as the whole body) or some other shape. Both are
+// recorded and ignored.
+func parseUntyped(body []byte, segmentID string) Parsed {
+	var t struct {
+		Text         *string         `json:"text"`
+		Words        json.RawMessage `json:"words"`
+		LanguageCode *string         `json:"language_code"`
+	}
+	if json.Unmarshal(body, &t) == nil && t.Text != nil && (len(t.Words) > 0 || t.LanguageCode != nil) {
+		return Parsed{
+			Outcome: voicehook.Outcome{Kind: voicehook.OutcomeIgnored, EventType: TypeSpeechToTextTranscription, SegmentID: segmentID,
+				Message: "a speech-to-text transcription (the bare transcription object) is not acted on"},
+			DedupeKey: hashedEnvelopeKey(body, segmentID, TypeSpeechToTextTranscription),
+		}
+	}
+	return Parsed{
+		Outcome: voicehook.Outcome{Kind: voicehook.OutcomeIgnored, EventType: TypeUnknown, SegmentID: segmentID,
+			Message: "JSON with neither a type nor a status, of no shape voicehook knows: recorded only"},
+		DedupeKey: rawKey(body, segmentID),
+	}
 }
 
 // studioSnapshot names the audio a successful conversion produced, or nil
@@ -286,24 +377,28 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// parseLoose handles a body that did not decode into the union: it may still
-// be a valid envelope of a type we ignore whose data has another shape.
+// parseLoose handles a body that did not decode into the union: JSON of
+// another shape (an envelope whose data or ids have another shape, a status
+// that is not a string, an array…), recorded and ignored, or no JSON at all.
 func parseLoose(body []byte, segmentID string, decodeErr error) (Parsed, error) {
+	if !json.Valid(body) {
+		return malformed(body, segmentID, "", decodeErr)
+	}
 	var head struct {
 		Type           string `json:"type"`
 		EventType      string `json:"event_type"`
 		EventTypeCamel string `json:"eventType"`
 	}
 	if json.Unmarshal(body, &head) != nil {
-		return malformed(body, segmentID, "", decodeErr)
+		return ignoredShape(body, segmentID, TypeUnknown, decodeErr), nil
 	}
 	w := wire{Type: head.Type, EventType: head.EventType, EventTypeCamel: head.EventTypeCamel}
 	typ := w.eventType()
 	switch strings.ToLower(typ) {
 	case "":
-		return malformed(body, segmentID, "", decodeErr)
+		return ignoredShape(body, segmentID, TypeUnknown, decodeErr), nil
 	case TypePostCallAudio, TypeProjectConversionStatus, TypeChapterConversionStatus:
-		return malformed(body, segmentID, typ, decodeErr)
+		return ignoredShape(body, segmentID, typ, decodeErr), nil
 	}
 	return Parsed{
 		Outcome: voicehook.Outcome{
@@ -316,6 +411,7 @@ func parseLoose(body []byte, segmentID string, decodeErr error) (Parsed, error) 
 	}, nil
 }
 
+// malformed is Parse's answer for a body that is not JSON.
 func malformed(body []byte, segmentID, typ string, err error) (Parsed, error) {
 	p := Parsed{
 		Outcome:   voicehook.Outcome{EventType: typ, SegmentID: segmentID},
@@ -324,9 +420,21 @@ func malformed(body []byte, segmentID, typ string, err error) (Parsed, error) {
 	return p, fmt.Errorf("%w: %w", ErrMalformedPayload, err)
 }
 
-// malformedWith keeps an envelope's id-based dedupe key but drops its
-// half-built outcome.
+// ignoredShape is Parse's answer for JSON it cannot read as typ: recorded
+// with its type and ignored, never failed (a genuine event voicehook does
+// not understand is no error of the sender's).
+func ignoredShape(body []byte, segmentID, typ string, err error) Parsed {
+	return Parsed{
+		Outcome: voicehook.Outcome{Kind: voicehook.OutcomeIgnored, EventType: typ, SegmentID: segmentID,
+			Message: fmt.Sprintf("%s of a shape voicehook does not know (%v): recorded only", typ, err)},
+		DedupeKey: rawKey(body, segmentID),
+	}
+}
+
+// malformedWith keeps an envelope's id-based dedupe key and its type, and
+// ignores an acted-on event whose data voicehook cannot use.
 func malformedWith(p Parsed, err error) (Parsed, error) {
-	p.Outcome = voicehook.Outcome{EventType: p.Outcome.EventType, SegmentID: p.Outcome.SegmentID}
-	return p, fmt.Errorf("%w: %w", ErrMalformedPayload, err)
+	p.Outcome = voicehook.Outcome{Kind: voicehook.OutcomeIgnored, EventType: p.Outcome.EventType, SegmentID: p.Outcome.SegmentID,
+		Message: fmt.Sprintf("%s of a shape voicehook does not know (%v): recorded only", p.Outcome.EventType, err)}
+	return p, nil
 }

@@ -102,16 +102,16 @@ func TestParse(t *testing.T) {
 			want: voicehook.Outcome{Kind: completed, EventType: "post_call_audio", ExternalIDs: []string{"42"}, Audio: voicehook.AudioSource{Base64: []byte("AA==")}},
 		},
 		{
-			name:    "post_call_audio with non-string audio",
-			body:    `{"type":"post_call_audio","data":{"conversation_id":"conv1","full_audio":12}}`,
-			want:    voicehook.Outcome{EventType: "post_call_audio"},
-			wantErr: true,
+			name: "post_call_audio with non-string audio is ignored",
+			body: `{"type":"post_call_audio","data":{"conversation_id":"conv1","full_audio":12}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "post_call_audio",
+				Message: "post_call_audio of a shape voicehook does not know (data.full_audio: not a string): recorded only"},
 		},
 		{
-			name:    "post_call_audio with data of another shape",
-			body:    `{"type":"post_call_audio","data":"oops"}`,
-			want:    voicehook.Outcome{EventType: "post_call_audio"},
-			wantErr: true,
+			name: "post_call_audio with data of another shape is ignored",
+			body: `{"type":"post_call_audio","data":"oops"}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "post_call_audio",
+				Message: "post_call_audio of a shape voicehook does not know (json: cannot unmarshal string into Go struct field wire.data of type elevenlabs.wireData): recorded only"},
 		},
 
 		// Studio conversions.
@@ -132,7 +132,8 @@ func TestParse(t *testing.T) {
 			name: "chapter conversion success, string timestamp",
 			body: `{"type":"chapter_conversion_status","event_timestamp":"1739537297","data":{"request_id":"req2","project_id":"p1","chapter_id":"c1","chapter_snapshot_id":"cs1","conversion_status":"success"}}`,
 			want: voicehook.Outcome{Kind: completed, EventType: "chapter_conversion_status", ExternalIDs: []string{"req2", "c1", "p1"},
-				Audio: voicehook.AudioSource{Studio: &voicehook.StudioSnapshot{ProjectID: "p1", ChapterID: "c1", ChapterSnapshotID: "cs1"}}},
+				Audio:   voicehook.AudioSource{Studio: &voicehook.StudioSnapshot{ProjectID: "p1", ChapterID: "c1", ChapterSnapshotID: "cs1"}},
+				Chapter: true, ChapterID: "c1"},
 		},
 		{
 			name: "conversion success without a snapshot id names no audio",
@@ -142,7 +143,7 @@ func TestParse(t *testing.T) {
 		{
 			name: "chapter conversion success without chapter snapshot names no audio",
 			body: `{"type":"chapter_conversion_status","data":{"project_id":"p1","project_snapshot_id":"ps1","chapter_id":"c1","conversion_status":"success"}}`,
-			want: voicehook.Outcome{Kind: completed, EventType: "chapter_conversion_status", ExternalIDs: []string{"c1", "p1"}},
+			want: voicehook.Outcome{Kind: completed, EventType: "chapter_conversion_status", ExternalIDs: []string{"c1", "p1"}, Chapter: true, ChapterID: "c1"},
 		},
 		{
 			name: "conversion error, string details",
@@ -152,7 +153,8 @@ func TestParse(t *testing.T) {
 		{
 			name: "conversion error, object details",
 			body: `{"type":"chapter_conversion_status","data":{"project_id":"p1","chapter_id":"c1","conversion_status":"error","error_details":{ "code" : 7, "reason": "quota" }}}`,
-			want: voicehook.Outcome{Kind: failed, EventType: "chapter_conversion_status", ExternalIDs: []string{"c1", "p1"}, Message: `{"code":7,"reason":"quota"}`},
+			want: voicehook.Outcome{Kind: failed, EventType: "chapter_conversion_status", ExternalIDs: []string{"c1", "p1"}, Message: `{"code":7,"reason":"quota"}`,
+				Chapter: true, ChapterID: "c1"},
 		},
 		{
 			name: "conversion error without details",
@@ -165,11 +167,16 @@ func TestParse(t *testing.T) {
 			want: voicehook.Outcome{Kind: progress, EventType: "project_conversion_status", ExternalIDs: []string{"p1"}, Message: "processing"},
 		},
 		{
-			name:    "conversion without status",
+			name:    "conversion without status is ignored",
 			body:    `{"type":"project_conversion_status","data":{"project_id":"p1"}}`,
 			segment: "s",
-			want:    voicehook.Outcome{EventType: "project_conversion_status", SegmentID: "s"},
-			wantErr: true,
+			want: voicehook.Outcome{Kind: ignored, EventType: "project_conversion_status", SegmentID: "s",
+				Message: "project_conversion_status of a shape voicehook does not know (data.conversion_status is missing): recorded only"},
+		},
+		{
+			name: "chapter conversion without a chapter id is still a chapter's",
+			body: `{"type":"chapter_conversion_status","data":{"project_id":"p1","conversion_status":"error"}}`,
+			want: voicehook.Outcome{Kind: failed, EventType: "chapter_conversion_status", ExternalIDs: []string{"p1"}, Message: "Unknown error", Chapter: true},
 		},
 
 		// Everything else is recorded and ignored.
@@ -194,13 +201,64 @@ func TestParse(t *testing.T) {
 			body: `{"type":"voice_removal_notice","data":["v1","v2"]}`,
 			want: voicehook.Outcome{Kind: ignored, EventType: "voice_removal_notice", Message: "event type voice_removal_notice is not acted on"},
 		},
+		{
+			name: "a new event type",
+			body: `{"type":"agent_response_correction","event_timestamp":1739537297,"data":{"agent_id":"ag1"}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "agent_response_correction", Message: "event type agent_response_correction is not acted on"},
+		},
+		{
+			name: "speech_to_text_transcription envelope",
+			body: `{"type":"speech_to_text_transcription","event_timestamp":1739537297,"data":{"request_id":"r1","webhook_metadata":"{}","transcription":{"language_code":"en","language_probability":0.98,"text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word","speaker_id":"s0"}]}}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "speech_to_text_transcription", Message: "event type speech_to_text_transcription is not acted on"},
+		},
+		{
+			name:    "bare speech-to-text transcription object",
+			body:    `{"language_code":"en","language_probability":0.98,"text":"Hi there.","words":[{"text":"Hi","start":0,"end":0.3,"type":"word"}]}`,
+			segment: "s",
+			want: voicehook.Outcome{Kind: ignored, EventType: "speech_to_text_transcription", SegmentID: "s",
+				Message: "a speech-to-text transcription (the bare transcription object) is not acted on"},
+		},
+		{
+			name: "call_initiation_failure",
+			body: `{"type":"call_initiation_failure","event_timestamp":1739537297,"data":{"agent_id":"ag1","conversation_id":"conv1","failure_reason":"busy"}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "call_initiation_failure",
+				Message: "call_initiation_failure: an agent's call did not start, so there is no audio; recorded only"},
+		},
+		{
+			name: "voice_removal_notice names its voice",
+			body: `{"type":"voice_removal_notice","event_timestamp":1739537297,"data":{"voice_id":"v1"}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "voice_removal_notice", VoiceID: "v1",
+				Message: "voice v1 is scheduled for removal: the segments voiced with it are marked; regenerate them before it goes"},
+		},
+		{
+			name: "voice_removed names its voice",
+			body: `{"type":"voice_removed","event_timestamp":1739537297,"data":{"voice_id":"v1"}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "voice_removed", VoiceID: "v1",
+				Message: "voice v1 has been removed: the segments voiced with it are marked; regenerate them with another voice"},
+		},
+		{
+			name: "voice_removal_notice_withdrawn names its voice",
+			body: `{"type":"voice_removal_notice_withdrawn","event_timestamp":1739537297,"data":{"voice_id":"v1"}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "voice_removal_notice_withdrawn", VoiceID: "v1",
+				Message: "the removal of voice v1 is withdrawn: its segments' marks are cleared"},
+		},
+		{
+			name: "voice_removal_notice without a voice",
+			body: `{"type":"voice_removal_notice","data":{"voice_id":{"id":"v1"}}}`,
+			want: voicehook.Outcome{Kind: ignored, EventType: "voice_removal_notice", Message: "voice_removal_notice without a data.voice_id: recorded only"},
+		},
 
-		// Malformed.
+		// JSON of no known shape is recorded and ignored.
+		{name: "array", body: `[1,2]`, want: voicehook.Outcome{Kind: ignored, EventType: "unknown",
+			Message: "unknown of a shape voicehook does not know (json: cannot unmarshal array into Go value of type elevenlabs.wire): recorded only"}},
+		{name: "empty object", body: `{}`, want: voicehook.Outcome{Kind: ignored, EventType: "unknown",
+			Message: "JSON with neither a type nor a status, of no shape voicehook knows: recorded only"}},
+		{name: "status of another type", body: `{"status":200}`, want: voicehook.Outcome{Kind: ignored, EventType: "unknown",
+			Message: "unknown of a shape voicehook does not know (json: cannot unmarshal number into Go struct field wire.status of type string): recorded only"}},
+
+		// Not JSON: the only malformed payloads.
 		{name: "not JSON", body: `status=completed`, segment: "s", want: voicehook.Outcome{SegmentID: "s"}, wantErr: true},
 		{name: "empty body", body: ``, wantErr: true},
-		{name: "array", body: `[1,2]`, wantErr: true},
-		{name: "empty object", body: `{}`, wantErr: true},
-		{name: "status of another type", body: `{"status":200}`, wantErr: true},
 		{name: "truncated", body: `{"type":"post_call_audio","data":{"full_audio":"AAA`, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -243,7 +301,7 @@ func TestParseLargeAudio(t *testing.T) {
 	if !bytes.Equal(got.Outcome.Audio.Base64, []byte(b64)) {
 		t.Fatal("Audio.Base64 aliases the body")
 	}
-	if want := "el:post_call_audio:conversation_id=conv&segment_id=seg"; got.DedupeKey != want {
+	if want := "el:post_call_audio:conversation_id=conv&event_timestamp=1739537297&segment_id=seg"; got.DedupeKey != want {
 		t.Errorf("DedupeKey = %q, want %q", got.DedupeKey, want)
 	}
 }
@@ -272,11 +330,29 @@ func TestDedupeKey(t *testing.T) {
 		return `{"type":"project_conversion_status","event_timestamp":` + ts + `,"data":{"request_id":"r 1","project_id":"p1","project_snapshot_id":"ps1","conversion_status":"` + status + `"}}`
 	}
 
-	if got, want := key(studio("1", "success"), "seg"), "el:project_conversion_status:conversion_status=success&project_id=p1&project_snapshot_id=ps1&request_id=r+1&segment_id=seg"; got != want {
+	if got, want := key(studio("1", "success"), "seg"), "el:project_conversion_status:conversion_status=success&event_timestamp=1&project_id=p1&project_snapshot_id=ps1&request_id=r+1&segment_id=seg"; got != want {
 		t.Errorf("studio key = %q, want %q", got, want)
 	}
-	if key(studio("1", "success"), "seg") != key(studio(`"2"`, "success"), "seg") {
-		t.Error("a redelivery with another timestamp got another key")
+	// ElevenLabs dispatches each event once: another timestamp is another
+	// event (the same project failing again later), the same body a
+	// redelivery.
+	if key(studio("1", "error"), "seg") == key(studio("3601", "error"), "seg") {
+		t.Error("two failures of one project an hour apart share a key")
+	}
+	if got, want := key(studio("1", "error"), "seg"), "el:project_conversion_status:conversion_status=error&event_timestamp=1&project_id=p1&project_snapshot_id=ps1&request_id=r+1&segment_id=seg"; got != want {
+		t.Errorf("a redelivery of the same body: key %q, want %q", got, want)
+	}
+	if key(studio("1", "error"), "seg") != key(studio(`"1"`, "error"), "seg") {
+		t.Error("the same timestamp as a number and as a string got other keys")
+	}
+	noTS := func(details string) string {
+		return `{"type":"project_conversion_status","data":{"project_id":"p1","conversion_status":"error","error_details":"` + details + `"}}`
+	}
+	if got := key(noTS("a"), ""); !strings.HasPrefix(got, "el:project_conversion_status:body=") || !strings.HasSuffix(got, "&conversion_status=error&project_id=p1") {
+		t.Errorf("key without a timestamp = %q, want a short body hash in its place", got)
+	}
+	if key(noTS("a"), "") == key(noTS("b"), "") {
+		t.Error("two failures without a timestamp share a key")
 	}
 	if key(studio("1", "success"), "seg") == key(studio("1", "processing"), "seg") {
 		t.Error("progress and success of one conversion share a key")

@@ -7,9 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -32,6 +34,17 @@ type Studio struct {
 	// audio can be large, so a whole-request client timeout is the caller's
 	// choice, not ours.
 	HTTP *http.Client
+	// CheckAddr, if set, judges the address of every connection to a host
+	// other than BaseURL's, which only a redirect leads to (see
+	// MaxRedirects); a refusal fails the stream permanently. voicehook
+	// passes fetch.CheckAddr, the rule audio downloads follow, unless
+	// --fetch-allow-private. BaseURL's own host is the operator's choice
+	// and is not judged. With CheckAddr set, the client's Transport is
+	// replaced by one that applies it (HTTP's timeout still holds).
+	CheckAddr func(netip.Addr) error
+
+	trOnce sync.Once
+	tr     *http.Transport
 }
 
 // APIError is a non-2xx reply from ElevenLabs. Transient ones (408, 429, 5xx)
@@ -88,12 +101,15 @@ func (s *Studio) stream(ctx context.Context, snap voicehook.StudioSnapshot) (io.
 	req.Header.Set("Accept", "audio/mpeg")
 	req.Header.Set("xi-api-key", key)
 
-	resp, err := s.client().Do(req)
+	resp, err := s.streamClient(req.URL).Do(req)
 	if err != nil {
-		// Network errors, timeouts and cancellations: worth a retry. The
-		// *url.Error names the URL, which holds ids but never the key.
-		return nil, err
+		// Network errors, timeouts and cancellations are worth a retry;
+		// too many redirects, or one to a refused address, are not.
+		return nil, requestError(err, req.URL)
 	}
+	// After a redirect, an error is the other host's, not a verdict on the
+	// key.
+	redirected := origin(resp.Request.URL) != origin(req.URL)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if ct := resp.Header.Get("Content-Type"); !audioContentType(ct) {
 			snippet := readSnippet(resp.Body, key)
@@ -111,6 +127,8 @@ func (s *Studio) stream(ctx context.Context, snap voicehook.StudioSnapshot) (io.
 		resp.StatusCode == http.StatusTooManyRequests,
 		resp.StatusCode >= 500:
 		return nil, apiErr
+	case redirected:
+		return nil, voicehook.Permanent(fmt.Sprintf("%s (at %s, where the Studio stream was redirected)", apiErr, hopName(resp.Request.URL)), nil)
 	case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 		return nil, voicehook.Permanent(apiErr.Error()+"; check --elevenlabs-api-key", nil)
 	default:
@@ -169,9 +187,9 @@ func checkBaseURL(raw string) (string, error) {
 	return base, nil
 }
 
-// client returns the configured client with redirects turned off: Go
-// forwards custom headers such as xi-api-key to wherever a redirect points,
-// and the stream endpoint has no reason to redirect.
+// client returns the configured client with redirects turned off, for
+// calls that have no reason to be redirected (creating a project): Go
+// forwards custom headers such as xi-api-key to wherever a redirect points.
 func (s *Studio) client() *http.Client {
 	c := http.DefaultClient
 	if s.HTTP != nil {
@@ -179,6 +197,23 @@ func (s *Studio) client() *http.Client {
 	}
 	cp := *c
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
+}
+
+// streamClient returns the configured client, following redirects as
+// checkRedirect allows: at most MaxRedirects, the key only on the API's own
+// origin, every other host through CheckAddr (see transport).
+func (s *Studio) streamClient(endpoint *url.URL) *http.Client {
+	c := http.DefaultClient
+	if s.HTTP != nil {
+		c = s.HTTP
+	}
+	cp := *c
+	cp.CheckRedirect = checkRedirect
+	if s.CheckAddr != nil {
+		s.trOnce.Do(func() { s.tr = transport(endpoint, s.CheckAddr) })
+		cp.Transport = s.tr
+	}
 	return &cp
 }
 

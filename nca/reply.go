@@ -95,7 +95,8 @@ func presignParam(u *url.URL) string {
 // {"message":"Unauthorized"} for a wrong key (services/authentication.py),
 // 400 {"message":"Invalid payload: …"} for a bad body (app_utils.py,
 // validate_payload), 500 with its envelope when the copy failed (its
-// download of file_url or its S3 upload), 429 when its queue is full.
+// download of file_url or its S3 upload; a bucket with ACLs disabled is
+// recognised, see aclsDisabled), 429 when its queue is full.
 func (s *Storage) statusError(what string, resp *http.Response, body []byte) error {
 	msg := s.message(body)
 	switch sc := resp.StatusCode; {
@@ -103,6 +104,8 @@ func (s *Storage) statusError(what string, resp *http.Response, body []byte) err
 		return voicehook.Permanent("nca: NCA API key rejected: set --nca-api-key to NCA's API_KEY", fmt.Errorf("%s: HTTP %d", what, sc))
 	case sc == http.StatusBadRequest:
 		return voicehook.Permanent("nca: NCA refused the request", fmt.Errorf("%s: HTTP 400: %s", what, msg))
+	case sc == http.StatusInternalServerError && aclsDisabled(msg):
+		return voicehook.Permanent(aclsDisabledReason, fmt.Errorf("%s: HTTP 500: %s", what, msg))
 	case sc == http.StatusInternalServerError:
 		return fmt.Errorf("nca: %s: NCA could not copy the staged file (HTTP 500): %s", what, msg)
 	case sc >= 300 && sc < 400:

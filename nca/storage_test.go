@@ -52,7 +52,7 @@ func TestStorageContract(t *testing.T) {
 }
 
 // TestPutEndToEnd: NCA is asked to copy the staged file through a signed
-// link, under the key's file name, publicly, and the copy's size is checked
+// link, under the whole key (segments/<segment>/<sha256>.mp3), publicly, and the copy's size is checked
 // with one HEAD.
 func TestPutEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -64,7 +64,11 @@ func TestPutEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Put: %v", err)
 	}
-	filename := obj.SHA256 + ".mp3"
+	// The whole key, folders included, as every backend names objects.
+	filename := obj.Key
+	if want := "segments/seg-1/" + obj.SHA256 + ".mp3"; filename != want {
+		t.Fatalf("fixture key %q, want %q", filename, want)
+	}
 	if diff := cmp.Diff(emu.FileURL(filename), got.URL); diff != "" {
 		t.Errorf("URL (-want +got):\n%s", diff)
 	}
@@ -134,7 +138,7 @@ func TestPutVariants(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Put: %v", err)
 			}
-			if diff := cmp.Diff(emu.FileURL(obj.SHA256+".mp3"), got.URL); diff != "" {
+			if diff := cmp.Diff(emu.FileURL(obj.Key), got.URL); diff != "" {
 				t.Errorf("URL (-want +got):\n%s", diff)
 			}
 			if emu.Requests(tt.wantRoute) != 1 {
@@ -178,6 +182,10 @@ func TestPutErrors(t *testing.T) {
 			c.Stage = func(context.Context, voicehook.AudioObject) (string, error) { return e.URL + "/nothing-here.mp3", nil }
 		}, mention: "404 Client Error", want: result{false, true}},
 		{name: "500", setup: func(e *ncatest.Server) { e.FailNext(1, 500) }, mention: "HTTP 500", want: result{false, true}},
+		// No retry enables ACLs on the bucket: fail at once, saying what to
+		// change.
+		{name: "bucket ACLs disabled", setup: func(e *ncatest.Server) { e.SetACLsDisabled(true) },
+			mention: `Object Ownership is "Bucket owner enforced"`, want: result{true, true}},
 		{name: "429", setup: func(e *ncatest.Server) { e.FailNext(1, 429) }, mention: "MAX_QUEUE_LENGTH", want: result{false, true}},
 		{name: "502", setup: func(e *ncatest.Server) { e.FailNext(1, 502) }, mention: "HTTP 502", want: result{false, true}},
 		{name: "503", setup: func(e *ncatest.Server) { e.FailNext(1, 503) }, mention: "Service Unavailable", want: result{false, true}},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path"
 
 	"github.com/voicehook/voicehook"
 )
@@ -24,9 +23,13 @@ type uploadRequest struct {
 	Public   bool   `json:"public"`
 }
 
-// Put stages obj, has NCA copy it into its bucket under path.Base(obj.Key),
-// and checks the size of the copy at the public link NCA returns. The
-// filename carries the audio's hash, so putting it again overwrites the same
+// Put stages obj, has NCA copy it into its bucket under obj.Key, and checks
+// the size of the copy at the public link NCA returns. NCA uses filename as
+// the S3 object key as it is, slashes included
+// (services/v1/s3/upload.py: Key=filename, link
+// {S3_ENDPOINT_URL}/{bucket}/{quote(filename)}), so the bucket is organised
+// by segment like the other backends' (segments/<segment>/<sha256>.<ext>).
+// The key carries the audio's hash, so putting it again overwrites the same
 // object with the same bytes.
 func (s *Storage) Put(ctx context.Context, obj voicehook.AudioObject) (voicehook.StoredAudio, error) {
 	if err := checkKey(obj.Key); err != nil {
@@ -36,7 +39,7 @@ func (s *Storage) Put(ctx context.Context, obj voicehook.AudioObject) (voicehook
 	if err != nil {
 		return voicehook.StoredAudio{}, fmt.Errorf("nca: stage %s for NCA: %w", obj.Key, err)
 	}
-	stored, err := s.upload(ctx, uploadRequest{FileURL: fileURL, Filename: path.Base(obj.Key), Public: true})
+	stored, err := s.upload(ctx, uploadRequest{FileURL: fileURL, Filename: obj.Key, Public: true})
 	if err != nil {
 		return voicehook.StoredAudio{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 
@@ -54,6 +55,20 @@ func (s *step) obtain(ctx context.Context, src voicehook.AudioSource) (fetch.Fil
 			err = voicehook.Permanent("inline audio unusable", err)
 		}
 		return f, err
+	case src.Spooled:
+		if s.p.Spool == nil {
+			return fetch.File{}, voicehook.Permanent("spooled call audio, but no spool configured", nil)
+		}
+		rc, err := s.p.Spool.OpenSpool(ctx, s.ev.ID)
+		if errors.Is(err, voicehook.ErrNotFound) {
+			return fetch.File{}, voicehook.Permanent("the call's spooled audio is gone (stored and deleted before, or swept)", err)
+		}
+		if err != nil {
+			return fetch.File{}, fmt.Errorf("reading spooled call audio: %w", err)
+		}
+		defer rc.Close()
+		s.spooled = true
+		return s.p.Fetcher.Save(rc, s.p.TempDir, s.p.MaxAudioBytes)
 	case src.Studio != nil:
 		rc, err := s.p.Studio.Stream(ctx, *src.Studio)
 		s.p.count("elevenlabs", err)
@@ -79,4 +94,15 @@ func (p *Processor) count(service string, err error) {
 		result = "transient_error"
 	}
 	p.Metrics.OutsideCalls.WithLabelValues(service, result).Inc()
+}
+
+// dropSpooled deletes the event's spooled audio once its job has the audio
+// stored for good; a failure only leaves it for retention to remove.
+func (s *step) dropSpooled(ctx context.Context) {
+	if !s.spooled {
+		return
+	}
+	if err := s.p.Spool.DeleteSpool(ctx, s.ev.ID); err != nil {
+		s.log.Warn("deleting stored call audio from the spool; retention removes it with the event", "err", err)
+	}
 }

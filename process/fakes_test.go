@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/voicehook/voicehook"
@@ -116,19 +117,43 @@ func (m *memStore) Resolve(ctx context.Context, r voicehook.Resolution) (string,
 func (m *memStore) FindJob(ctx context.Context, q voicehook.JobQuery) (voicehook.Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var best voicehook.Job
-	for _, j := range m.jobs {
-		if j.SegmentID != q.SegmentID {
-			continue
+	// By segment first, then by the sender's ids, as the stores do.
+	for _, match := range []func(voicehook.Job) bool{
+		func(j voicehook.Job) bool { return q.SegmentID != "" && j.SegmentID == q.SegmentID },
+		func(j voicehook.Job) bool { return j.ExternalID != "" && slices.Contains(q.ExternalIDs, j.ExternalID) },
+	} {
+		var best voicehook.Job
+		for _, j := range m.jobs {
+			if !match(j) {
+				continue
+			}
+			if best.ID == "" || (j.Status == voicehook.JobProcessing && best.Status != voicehook.JobProcessing) {
+				best = j
+			}
 		}
-		if best.ID == "" || (j.Status == voicehook.JobProcessing && best.Status != voicehook.JobProcessing) {
-			best = j
+		if best.ID != "" {
+			return best, nil
 		}
 	}
-	if best.ID == "" {
-		return best, voicehook.ErrNotFound
-	}
-	return best, nil
+	return voicehook.Job{}, voicehook.ErrNotFound
+}
+
+// memVoices records voice notices; segments is what NoteVoice answers.
+type memVoices struct {
+	mu       sync.Mutex
+	notices  []voicehook.VoiceNotice
+	segments int
+}
+
+func (v *memVoices) NoteVoice(ctx context.Context, n voicehook.VoiceNotice) (int, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.notices = append(v.notices, n)
+	return v.segments, nil
+}
+
+func (v *memVoices) SegmentVoiceNotice(ctx context.Context, segmentID string) (voicehook.VoiceNotice, error) {
+	return voicehook.VoiceNotice{}, voicehook.ErrNotFound
 }
 
 func (m *memStore) FinishJob(ctx context.Context, job voicehook.Job, end voicehook.JobEnd) error {

@@ -183,13 +183,34 @@ func (g *Generator) produce(ctx context.Context, log *slog.Logger, gen *voicehoo
 		if err != nil || res.Wait > 0 {
 			return res, err
 		}
-		if err := g.Generations.SavePart(ctx, gen.JobID, part); err != nil {
+		if err := g.recordPart(ctx, gen.JobID, part); err != nil {
 			return voicehook.RunResult{}, fmt.Errorf("recording part %d: %w", i, err)
 		}
 		gen.Parts = setPart(gen.Parts, part)
 		requestIDs = append(requestIDs, part.RequestID)
 	}
 	return voicehook.RunResult{}, g.store(ctx, gen)
+}
+
+// recordPart records a part ElevenLabs has answered. Its audio is paid for
+// and on disk here, but a part not recorded is generated again by the next
+// attempt: so while the store cannot answer (busy, or stalled past its
+// operation deadline) it keeps trying, for as long as the attempt may run.
+func (g *Generator) recordPart(ctx context.Context, jobID string, part voicehook.GenerationPart) error {
+	delay := 50 * time.Millisecond
+	for {
+		err := g.Generations.SavePart(ctx, jobID, part)
+		if err == nil || !errors.Is(err, voicehook.ErrUnavailable) {
+			return err
+		}
+		g.Logger.Warn("recording a paid part; trying again", "job_id", jobID, "part", part.Index, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // speak generates part i of n and keeps its audio on disk.

@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ type memGenerations struct {
 	voicehook.Generations // only the methods below are called
 	mu                    sync.Mutex
 	gens                  map[string]voicehook.Generation
+	failSaves             int // SavePart fails this many more times, as a store that cannot answer
 }
 
 func (m *memGenerations) Generation(ctx context.Context, jobID string) (voicehook.Generation, error) {
@@ -37,6 +39,10 @@ func (m *memGenerations) Generation(ctx context.Context, jobID string) (voicehoo
 func (m *memGenerations) SavePart(ctx context.Context, jobID string, part voicehook.GenerationPart) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failSaves > 0 {
+		m.failSaves--
+		return fmt.Errorf("%w: beginning transaction: context deadline exceeded", voicehook.ErrUnavailable)
+	}
 	g := m.gens[jobID]
 	g.Parts = append(g.Parts, part)
 	m.gens[jobID] = g
@@ -121,6 +127,26 @@ func TestGenerateRetryAfterStorageFailure(t *testing.T) {
 	// Audio and captions were stored once each on the successful attempt.
 	if len(storage.puts) != 2 {
 		t.Errorf("%d objects stored, want the audio and its captions", len(storage.puts))
+	}
+}
+
+// TestGeneratePaidPartNotPaidTwice: a part ElevenLabs has answered is paid
+// for; a store that cannot record it for a while (a stalled or busy
+// database) must not make the next attempt pay for it again.
+func TestGeneratePaidPartNotPaidTwice(t *testing.T) {
+	t.Parallel()
+	em := elevenlabstest.StartTTS("k")
+	t.Cleanup(em.Close)
+	g, store, _, gens := newGenerator(t, em, "Recorded after the store comes back.")
+	gens.failSaves = 3
+	if res := g.Generate(context.Background(), voicehook.GenerationRun{JobID: "job_1", Attempt: 1, MaxAttempts: 5}); res.Retry != nil || res.Wait != 0 {
+		t.Fatalf("attempt: %+v, want it to finish", res)
+	}
+	if n := len(em.Calls()); n != 1 {
+		t.Errorf("ElevenLabs called %d times, want 1", n)
+	}
+	if st := store.jobs["job_1"].Status; st != voicehook.JobCompleted {
+		t.Errorf("job %s", st)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type bundle struct {
 	p       *process.Processor
 	store   *memStore
 	storage *memStorage
+	voices  *memVoices
 	clock   *voicehooktest.Clock
 }
 
@@ -30,21 +32,34 @@ type bundle struct {
 // with records kept in Airtable. Every decision must come out the same.
 func setup(t *testing.T, oneStep bool) bundle {
 	t.Helper()
-	b := bundle{store: newMemStore(), storage: &memStorage{}, clock: voicehooktest.NewClock()}
+	b := bundle{store: newMemStore(), storage: &memStorage{}, voices: &memVoices{segments: 2}, clock: voicehooktest.NewClock()}
 	var resolver voicehook.Resolver = process.StepResolver{Claims: b.store, Records: b.store}
 	if oneStep {
 		resolver = b.store
 	}
 	b.p = &process.Processor{
 		Claims: b.store, Resolver: resolver, Records: b.store, Storage: b.storage,
-		Grace: grace, MaxAudioBytes: 10 << 20, TempDir: t.TempDir(), Clock: b.clock,
+		Voices: b.voices, Grace: grace, MaxAudioBytes: 10 << 20, TempDir: t.TempDir(), Clock: b.clock,
 		Logger: slog.New(slog.DiscardHandler),
 	}
 	return b
 }
 
 func (b bundle) addEvent(id, payload string, received time.Time, status voicehook.EventStatus) {
-	b.store.events[id] = voicehook.Event{ID: id, SegmentID: "seg_1", RawPayload: []byte(payload), ReceivedAt: received, Status: status}
+	b.addEventFor(id, "seg_1", payload, received, status)
+}
+
+// addEventFor adds an event delivered for segment ("" for a delivery that
+// names none, as a workspace webhook's).
+func (b bundle) addEventFor(id, segment, payload string, received time.Time, status voicehook.EventStatus) {
+	b.store.events[id] = voicehook.Event{ID: id, SegmentID: segment, RawPayload: []byte(payload), ReceivedAt: received, Status: status}
+}
+
+// nameJob sets job_1's external_id.
+func (b bundle) nameJob(externalID string) {
+	j := b.store.jobs["job_1"]
+	j.ExternalID = externalID
+	b.store.jobs["job_1"] = j
 }
 
 func (b bundle) addJob(status voicehook.JobStatus, finished time.Time) {
@@ -69,6 +84,18 @@ var (
 	progress       = `{"status":"processing"}`
 	otherType      = `{"type":"post_call_transcription","event_timestamp":1700000000,"data":{"conversation_id":"conv_1"}}`
 	malformed      = `{"status":`
+	// Audio of another agent of the workspace.
+	unrelatedAudio = `{"type":"post_call_audio","event_timestamp":1700000000,"data":{"agent_id":"ag_other","conversation_id":"conv_9","full_audio":"` +
+		base64.StdEncoding.EncodeToString(audiotest.MP3(time.Second)) + `"}}`
+	agentAudio = `{"type":"post_call_audio","event_timestamp":1700000000,"data":{"agent_id":"ag_1","conversation_id":"conv_2","full_audio":"` +
+		base64.StdEncoding.EncodeToString(audiotest.MP3(time.Second)) + `"}}`
+	chapterDone   = `{"type":"chapter_conversion_status","event_timestamp":1700000000,"data":{"request_id":"r1","project_id":"p1","chapter_id":"c1","chapter_snapshot_id":"cs1","conversion_status":"success"}}`
+	chapterFailed = `{"type":"chapter_conversion_status","event_timestamp":1700000000,"data":{"request_id":"r1","project_id":"p1","chapter_id":"c1","conversion_status":"error","error_details":"voice missing"}}`
+	bareSTT       = `{"language_code":"en","language_probability":0.98,"text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word"}]}`
+	newType       = `{"type":"agent_handoff","event_timestamp":1700000000,"data":{"conversation_id":"conv_1"}}`
+	callFailure   = `{"type":"call_initiation_failure","event_timestamp":1700000000,"data":{"agent_id":"ag_1","conversation_id":"conv_1","failure_reason":"busy"}}`
+	voiceNotice   = `{"type":"voice_removal_notice","event_timestamp":1700000000,"data":{"voice_id":"voice_a"}}`
+	voiceRemoved  = `{"type":"voice_removed","event_timestamp":1700000000,"data":{"voice_id":"voice_a"}}`
 )
 
 // result is what one attempt left behind.
@@ -226,6 +253,119 @@ func TestProcessDecisions(t *testing.T) {
 		want: result{Event: voicehook.EventFailed, Details: "<malformed>", Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed},
 			Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
 	}, {
+		name: "a chapter's success is progress for the project's job",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.nameJob("p1")
+			b.addEvent(ev, chapterDone, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, RelatedJob: "job_1",
+			Details:  `progress: chapter "c1" conversion succeeded; job job_1 waits for its project's event (it was not created for this chapter)`,
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "a chapter's failure is progress for the project's job matched by its ids",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.nameJob("p1")
+			b.addEventFor(ev, "", chapterFailed, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, RelatedJob: "job_1",
+			Details:  `progress: chapter "c1" conversion failed: voice missing; job job_1 waits for its project's event (it was not created for this chapter)`,
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "a chapter's failure fails the job created for that chapter",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.nameJob("c1")
+			b.addEvent(ev, chapterFailed, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventFailed, RelatedJob: "job_1", Details: "voice missing",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed}, Job: voicehook.JobFailed, Segment: voicehook.SegmentVoiceoverFailed},
+	}, {
+		name: "audio of an agent no job names is ignored at once, not after the grace",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.nameJob("ag_1")
+			b.addEventFor(ev, "", unrelatedAudio, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored,
+			Details:  "post_call_audio of ids [conv_9 ag_other]: the delivery names no segment and no job names these ids (audio webhooks fire for every agent of the workspace)",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "audio of an agent a job names completes that job",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.nameJob("ag_1")
+			b.addEventFor(ev, "", agentAudio, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventSucceeded, RelatedJob: "job_1", Attempts: []voicehook.AttemptOutcome{voicehook.AttemptSucceeded},
+			Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady, Stored: 1},
+	}, {
+		name: "audio of an agent only a finished job names waits the grace for a new job",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobCompleted, b.clock.Now().Add(-5*time.Minute))
+			b.nameJob("ag_1")
+			b.store.claims["job_1"] = "evt_other"
+			b.addEventFor(ev, "", agentAudio, b.clock.Now().Add(-time.Minute), voicehook.EventReceived)
+		},
+		want: result{Wait: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptWaiting},
+			Job: voicehook.JobCompleted, Segment: voicehook.SegmentVoiceoverReady},
+	}, {
+		name: "a seed callback naming no segment still waits the grace",
+		arrange: func(b bundle) {
+			b.addEventFor(ev, "", callbackFailed, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Wait: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptWaiting}},
+	}, {
+		name: "the bare speech-to-text transcription is recorded and ignored",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, bareSTT, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, Details: "a speech-to-text transcription (the bare transcription object) is not acted on",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "a new event type is ignored, never failed",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, newType, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, Details: "event type agent_handoff is not acted on",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "an acted-on type of another shape is ignored, never failed",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEvent(ev, `{"type":"post_call_audio","data":{"conversation_id":"conv_1","full_audio":12}}`, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, Details: "post_call_audio of a shape voicehook does not know (data.full_audio: not a string): recorded only",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "call_initiation_failure is recorded and ignored",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEventFor(ev, "", callFailure, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored, Details: "call_initiation_failure: an agent's call did not start, so there is no audio; recorded only",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "voice_removal_notice marks the voice's segments and changes no job",
+		arrange: func(b bundle) {
+			b.addJob(voicehook.JobProcessing, time.Time{})
+			b.addEventFor(ev, "", voiceNotice, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored,
+			Details:  "voice voice_a is scheduled for removal: the segments voiced with it are marked; regenerate them before it goes (2 segment(s) voiced with it)",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
+	}, {
+		name: "voice_removed marks the voice's segments and changes no job",
+		arrange: func(b bundle) {
+			b.addEventFor(ev, "", voiceRemoved, b.clock.Now(), voicehook.EventReceived)
+		},
+		want: result{Event: voicehook.EventIgnored,
+			Details:  "voice voice_a has been removed: the segments voiced with it are marked; regenerate them with another voice (2 segment(s) voiced with it)",
+			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}},
+	}, {
 		name:    "a queued event missing from the store is dropped",
 		arrange: func(b bundle) {},
 		want:    result{},
@@ -318,5 +458,33 @@ func TestRetryAfterStorageRecovers(t *testing.T) {
 	}
 	if got := b.store.segments["seg_1"].Voiceover; got != "https://media.test/"+b.storage.puts[0].Key {
 		t.Errorf("segment voiceover = %q", got)
+	}
+}
+
+// TestMalformedMessage: a body that is not JSON fails its event with one
+// "malformed payload:" prefix, not two.
+func TestMalformedMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	b.addEvent("evt_1", malformed, b.clock.Now(), voicehook.EventReceived)
+	b.p.Process(context.Background(), voicehook.Run{EventID: "evt_1", Attempt: 1, MaxAttempts: 10})
+	got := b.store.events["evt_1"]
+	if got.Status != voicehook.EventFailed || !strings.HasPrefix(got.ErrorDetails, "malformed payload: ") ||
+		strings.Contains(got.ErrorDetails, "malformed payload: malformed payload") {
+		t.Errorf("event = %s %q, want failed with one \"malformed payload: \" prefix", got.Status, got.ErrorDetails)
+	}
+}
+
+// TestVoiceNoticeRecorded: the notice reaches VoiceNotices with the voice,
+// its kind and the event that brought it.
+func TestVoiceNoticeRecorded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	received := b.clock.Now().Add(-time.Second)
+	b.addEventFor("evt_1", "", voiceNotice, received, voicehook.EventReceived)
+	b.p.Process(context.Background(), voicehook.Run{EventID: "evt_1", Attempt: 1, MaxAttempts: 10})
+	want := []voicehook.VoiceNotice{{VoiceID: "voice_a", Kind: voicehook.VoiceRemovalNotice, EventID: "evt_1", At: received}}
+	if diff := cmp.Diff(want, b.voices.notices); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/voicehook/voicehook"
@@ -42,6 +43,11 @@ type Processor struct {
 	Storage voicehook.Storage
 	Fetcher *fetch.Fetcher
 	Studio  *elevenlabs.Studio
+	// Spool holds long calls' audio that the webhook spooled (nil: none).
+	Spool voicehook.Spool
+	// Voices, if set, records voice removal notices, which mark the
+	// segments voiced with the voice.
+	Voices voicehook.VoiceNotices
 	// Grace is how long an event with no matching job keeps waiting for
 	// one: the callback often races the job's creation.
 	Grace time.Duration
@@ -142,6 +148,7 @@ type step struct {
 	p       *Processor
 	ev      voicehook.Event
 	job     voicehook.Job
+	spooled bool // the audio came from the spool (audio.go)
 	log     *slog.Logger
 	started time.Time
 	// recorded: the attempt and the event's finish are already stored
@@ -156,9 +163,13 @@ func done(status voicehook.EventStatus, details string) (voicehook.EventFinish, 
 func (s *step) run(ctx context.Context) (voicehook.EventFinish, voicehook.RunResult) {
 	parsed, err := elevenlabs.Parse(s.ev.RawPayload, s.ev.SegmentID)
 	if err != nil {
-		return done(voicehook.EventFailed, "malformed payload: "+err.Error())
+		// Only a body that is not JSON; err says "malformed payload: …".
+		return done(voicehook.EventFailed, err.Error())
 	}
 	out := parsed.Outcome
+	if out.VoiceID != "" {
+		return s.noteVoice(ctx, out)
+	}
 	switch out.Kind {
 	case voicehook.OutcomeIgnored:
 		return done(voicehook.EventIgnored, out.Message)
@@ -168,13 +179,29 @@ func (s *step) run(ctx context.Context) (voicehook.EventFinish, voicehook.RunRes
 
 	job, err := s.match(ctx, out)
 	if errors.Is(err, errNoJob) {
+		if reason := unclaimable(out); reason != "" {
+			return done(voicehook.EventIgnored, reason)
+		}
 		return s.waitOrGiveUp(err)
+	}
+	if voicehook.IsPermanent(err) {
+		// The records refuse for good (a renamed table, a missing scope):
+		// no retry can find the job.
+		return done(voicehook.EventFailed, err.Error())
 	}
 	if err != nil {
 		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
 	}
 	s.job = job
 
+	if out.Chapter && (out.ChapterID == "" || job.ExternalID != out.ChapterID) {
+		// /convert converts the project and each of its chapters, and
+		// every chapter reports to the same callback: the project's job
+		// ends with the project's event.
+		return voicehook.EventFinish{Status: voicehook.EventIgnored, RelatedJob: job.ID,
+			ErrorDetails: fmt.Sprintf("progress: chapter %q conversion %s; job %s waits for its project's event (it was not created for this chapter)",
+				out.ChapterID, chapterState(out), job.ID)}, voicehook.RunResult{}
+	}
 	if job.Status != voicehook.JobProcessing {
 		return s.finishedJob(ctx)
 	}
@@ -203,6 +230,42 @@ func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job,
 		return job, fmt.Errorf("finding job: %w", err)
 	}
 	return job, nil
+}
+
+// unclaimable says why an event no job matches will never be claimed, or ""
+// if one may still be created for it. Audio webhooks fire for every agent of
+// the workspace: a post_call_audio that names no segment, and whose
+// conversation and agent ids no job names (FindJob by the ids found none),
+// belongs to someone else's agent.
+func unclaimable(out voicehook.Outcome) string {
+	if out.SegmentID != "" || !strings.EqualFold(out.EventType, elevenlabs.TypePostCallAudio) {
+		return ""
+	}
+	return fmt.Sprintf("post_call_audio of ids %v: the delivery names no segment and no job names these ids (audio webhooks fire for every agent of the workspace)", out.ExternalIDs)
+}
+
+func chapterState(out voicehook.Outcome) string {
+	switch out.Kind {
+	case voicehook.OutcomeCompleted:
+		return "succeeded"
+	case voicehook.OutcomeFailed:
+		return "failed: " + out.Message
+	}
+	return out.Message
+}
+
+// noteVoice records a voice notice, which marks the segments voiced with
+// the voice; the event itself changes no job.
+func (s *step) noteVoice(ctx context.Context, out voicehook.Outcome) (voicehook.EventFinish, voicehook.RunResult) {
+	if s.p.Voices == nil {
+		return done(voicehook.EventIgnored, out.Message)
+	}
+	n := voicehook.VoiceNotice{VoiceID: out.VoiceID, Kind: strings.ToLower(out.EventType), EventID: s.ev.ID, At: s.ev.ReceivedAt}
+	segments, err := s.p.Voices.NoteVoice(ctx, n)
+	if err != nil {
+		return voicehook.EventFinish{}, voicehook.RunResult{Retry: fmt.Errorf("recording the notice on voice %s: %w", out.VoiceID, err)}
+	}
+	return done(voicehook.EventIgnored, fmt.Sprintf("%s (%d segment(s) voiced with it)", out.Message, segments))
 }
 
 func (s *step) waitOrGiveUp(err error) (voicehook.EventFinish, voicehook.RunResult) {
@@ -246,6 +309,14 @@ func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, voicehoo
 func (s *step) resolve(ctx context.Context, what string, end voicehook.JobEnd, fin voicehook.EventFinish) (voicehook.EventFinish, bool, voicehook.RunResult) {
 	r := voicehook.Resolution{EventID: s.ev.ID, Job: s.job, End: end, Started: s.started, Finished: s.p.Clock.Now(), Finish: fin}
 	owner, err := s.p.Resolver.Resolve(ctx, r)
+	if voicehook.IsPermanent(err) {
+		// The records refuse the move for good (a field they do not have,
+		// a value they do not take): the event fails with their message
+		// and the job is left as it is, so that a replay once they are
+		// fixed finishes it through the claim.
+		return voicehook.EventFinish{Status: voicehook.EventFailed, RelatedJob: s.job.ID,
+			ErrorDetails: fmt.Sprintf("%s job: %v", what, err)}, false, voicehook.RunResult{}
+	}
 	if err != nil {
 		return voicehook.EventFinish{}, false, voicehook.RunResult{Retry: fmt.Errorf("%s job: %w", what, err)}
 	}
@@ -264,6 +335,7 @@ func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voice
 	fin, mine, res := s.resolve(ctx, "completing", voicehook.Completed(audio, s.p.Clock.Now().UTC()),
 		voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID})
 	if mine {
+		s.dropSpooled(ctx)
 		s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
 	}
 	return fin, res

@@ -64,7 +64,21 @@ type overviewData struct {
 	// Characters is what ElevenLabs billed for generations in the last
 	// 24 hours; -1 when this server generates nothing.
 	Characters int
+	// Pace is the records' request rate, when they have one (Airtable).
+	Pace *RecordsPace
 }
+
+// RecordsPace is how fast voicehook may call a rate-limited records service
+// now, and why when that is lower than configured.
+type RecordsPace struct {
+	Service        string
+	PerSecond, Max float64
+	// Note explains a lowered rate or a silence; empty when all is well.
+	Note string
+}
+
+// Lowered reports whether the rate is under the configured one.
+func (p RecordsPace) Lowered() bool { return p.PerSecond < p.Max }
 
 func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 	d := overviewData{}
@@ -93,6 +107,10 @@ func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 	d.ProcessingJobs = strconv.Itoa(n)
 	if n == countUpTo {
 		d.ProcessingJobs += "+"
+	}
+	if a.s.RecordsPace != nil {
+		p := a.s.RecordsPace()
+		d.Pace = &p
 	}
 	d.Characters = -1
 	if a.s.Generations != nil {
@@ -404,6 +422,7 @@ func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err, "segment")
 		return
 	}
+	a.s.withVoiceNotice(ctx, &seg)
 	jobs, err := a.s.Records.ListJobs(ctx, voicehook.JobFilter{SegmentID: seg.ID})
 	for i := range jobs {
 		a.s.withGeneration(ctx, &jobs[i])

@@ -109,6 +109,7 @@ func (s *Server) handleGetSegment(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, err, "segment")
 		return
 	}
+	s.withVoiceNotice(r.Context(), &seg)
 	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{SegmentID: seg.ID})
 	if err != nil {
 		s.writeStoreError(w, err, "jobs")

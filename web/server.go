@@ -37,9 +37,16 @@ type Server struct {
 	// Inbox serves the events' reads, replays and overview.
 	Inbox   voicehook.Inbox
 	Records voicehook.Records
+	// RecordsPace, if set, says how fast voicehook may call the records'
+	// service now (Airtable, which it slows down itself after repeated
+	// 429s); the admin overview shows it.
+	RecordsPace func() RecordsPace
 	// Generations, if set, lets POST /api/jobs take text that voicehook
 	// generates (it is nil without --elevenlabs-api-key).
 	Generations voicehook.Generations
+	// VoiceNotices, if set, adds to a segment the notice on the voice of
+	// its generated voiceover (voice_notice).
+	VoiceNotices voicehook.VoiceNotices
 	// ScriptFromRecords: a job without text takes its segment's script
 	// from the records (Airtable with --airtable-field-script).
 	ScriptFromRecords bool
@@ -60,6 +67,10 @@ type Server struct {
 	// Bodies bounds the memory held by webhook bodies being read, across
 	// all requests (NewBodyBudget; nil means DefaultBodyMemory).
 	Bodies *BodyBudget
+	// Spool, if set, keeps long post_call_audio bodies' audio (up to
+	// MaxCallAudioBytes, default DefaultMaxCallAudio) out of memory.
+	Spool             voicehook.Spool
+	MaxCallAudioBytes int64
 	// SegmentTokenOptional accepts a signed delivery naming a segment_id
 	// without that segment's callback token (--segment-token=optional): a
 	// captured delivery can then be replayed onto another segment.

@@ -3,9 +3,9 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -30,40 +30,36 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, segmentID, no)
 		return
 	}
-	if r.ContentLength > s.MaxBodyBytes {
-		s.bodyTooLarge(w, r)
+	if r.ContentLength > max(s.MaxBodyBytes, s.maxCallAudio()) {
+		s.bodyTooLarge(w, r, max(s.MaxBodyBytes, s.maxCallAudio()))
 		return
 	}
-	var sink io.Writer = io.Discard
-	if p.check != nil {
-		sink = p.check
+	if s.isLongCallAudio(r) {
+		s.receiveCallAudio(w, r, p, segmentID, start)
+		return
 	}
-	body, release, err := readBody(w, r, s.MaxBodyBytes, s.bodies(), sink)
+	if r.ContentLength > s.MaxBodyBytes {
+		s.bodyTooLarge(w, r, s.MaxBodyBytes)
+		return
+	}
+	body, release, err := readBody(w, r, s.MaxBodyBytes, s.bodies(), p.sink())
 	defer release()
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			s.bodyTooLarge(w, r)
-		case errors.Is(err, errBodyBudget):
-			s.Metrics.Deliveries.WithLabelValues("busy").Inc()
-			s.Logger.Warn("webhook body refused: memory budget for bodies in flight is full", "remote", r.RemoteAddr)
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "too many large bodies in flight; retry shortly")
-		default:
-			s.Metrics.Deliveries.WithLabelValues("read_error").Inc()
-			writeError(w, http.StatusBadRequest, "could not read body")
-		}
+		s.bodyReadFailed(w, r, err, s.MaxBodyBytes)
 		return
 	}
 	if no := p.verifyBody(); no != nil {
 		s.refuse(w, r, segmentID, no)
 		return
 	}
+	s.acknowledge(w, r, s.newEvent(r, p, segmentID, body, start), start)
+}
 
-	// A signed body that does not parse is still genuine: store it, and
-	// processing marks it failed. IngestKey always yields a dedupe key (the
-	// one Parse gives, without decoding the whole body).
+// newEvent is the event a verified delivery stores. A signed body that does
+// not parse is still genuine: it is stored, and processing decides. IngestKey
+// always yields a dedupe key (the one Parse gives, without decoding the whole
+// body).
+func (s *Server) newEvent(r *http.Request, p proof, segmentID string, body []byte, start time.Time) voicehook.NewEvent {
 	dedupeKey, evType := elevenlabs.IngestKey(body, segmentID)
 	headers := map[string]string{}
 	for _, h := range keptHeaders {
@@ -77,7 +73,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if p.byToken {
 		headers["Callback-Token"] = "valid"
 	}
-	ev := voicehook.NewEvent{
+	return voicehook.NewEvent{
 		ID:         "evt_" + uuid.Must(uuid.NewV7()).String(),
 		Service:    voicehook.ServiceElevenLabs,
 		Endpoint:   WebhookPath,
@@ -88,24 +84,47 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		Headers:    headers,
 		ReceivedAt: start.UTC(),
 	}
+}
+
+// acknowledge stores ev and answers: 200 once it is committed (or was
+// already, as a duplicate), 503 otherwise.
+func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, ev voicehook.NewEvent, start time.Time) voicehook.IngestResult {
 	res := s.ingestWithin(w, r, ev)
 	if res.Err != nil {
 		s.Metrics.Deliveries.WithLabelValues("unavailable").Inc()
-		s.Logger.Error("storing webhook event", "err", res.Err, "segment_id", segmentID)
+		s.Logger.Error("storing webhook event", "err", res.Err, "segment_id", ev.SegmentID)
 		writeError(w, http.StatusServiceUnavailable, "event not acknowledged: the store is unavailable or did not commit it in time; retry (if it was stored meanwhile, the retry is answered as a duplicate)")
-		return
+		return res
 	}
 	s.Metrics.AckLatency.Observe(s.Clock.Now().Sub(start).Seconds())
 	reply := map[string]any{"status": "accepted", "event_id": res.EventID}
 	if res.Duplicate {
 		s.Metrics.Deliveries.WithLabelValues("duplicate").Inc()
 		reply["duplicate"] = true
-		s.Logger.Info("duplicate delivery", "event_id", res.EventID, "segment_id", segmentID)
+		s.Logger.Info("duplicate delivery", "event_id", res.EventID, "segment_id", ev.SegmentID)
 	} else {
 		s.Metrics.Deliveries.WithLabelValues("accepted").Inc()
-		s.Logger.Debug("event accepted", "event_id", res.EventID, "segment_id", segmentID)
+		s.Logger.Debug("event accepted", "event_id", res.EventID, "segment_id", ev.SegmentID)
 	}
 	writeJSON(w, http.StatusOK, reply)
+	return res
+}
+
+// bodyReadFailed answers a body that could not be read whole.
+func (s *Server) bodyReadFailed(w http.ResponseWriter, r *http.Request, err error, limit int64) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.bodyTooLarge(w, r, limit)
+	case errors.Is(err, errBodyBudget):
+		s.Metrics.Deliveries.WithLabelValues("busy").Inc()
+		s.Logger.Warn("webhook body refused: memory budget for bodies in flight is full", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many large bodies in flight; retry shortly")
+	default:
+		s.Metrics.Deliveries.WithLabelValues("read_error").Inc()
+		writeError(w, http.StatusBadRequest, "could not read body")
+	}
 }
 
 func eventType(t string) string {
@@ -122,10 +141,14 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, segmentID string
 	writeError(w, http.StatusUnauthorized, no.msg)
 }
 
-func (s *Server) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
+func (s *Server) bodyTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	s.Metrics.Deliveries.WithLabelValues("too_large").Inc()
-	s.Logger.Warn("webhook body over the limit", "limit", s.MaxBodyBytes, "remote", r.RemoteAddr)
-	writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes (--max-body-bytes)", s.MaxBodyBytes))
+	s.Logger.Warn("webhook body over the limit", "limit", limit, "remote", r.RemoteAddr)
+	flag := "--max-body-bytes"
+	if limit != s.MaxBodyBytes {
+		flag = "--max-call-audio-bytes, for post_call_audio"
+	}
+	writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes (%s)", limit, flag))
 }
 
 // callbackURL is the URL a job's sender calls back, carrying a token that

@@ -25,8 +25,17 @@
 //   - records read back leave out empty fields (an unchecked checkbox, an
 //     empty string or list), record ids are "rec" + 14 characters, links
 //     are arrays of record ids and their inverse fields are kept in step;
+//   - PATCH with performUpsert {"fieldsToMergeOn":[…]} updates the one
+//     record whose merge fields equal the written values, or creates it
+//     when none does, and names each in createdRecords or updatedRecords
+//     (see upsert.go);
 //   - GET /v0/meta/bases/{base}/tables describes the schema (403 when the
-//     token lacks the schema.bases:read scope, see Options.NoSchemaScope).
+//     token lacks the schema.bases:read scope, see Options.NoSchemaScope);
+//   - a token without data.records:write (SetWriteScope) is refused every
+//     POST and PATCH with 403 INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND, and a
+//     user renaming a table or field (RenameTable, RenameField) leaves
+//     requests that use the old name to 404 NOT_FOUND and 422
+//     UNKNOWN_FIELD_NAME.
 //
 // Tests inject failures (FailNext, FailAfterWrite), count requests per
 // method and table (Requests), and read and write the base directly
@@ -98,6 +107,7 @@ type Server struct {
 	requests      map[string]int
 	iterators     map[string][]string
 	noSchemaScope bool
+	noWriteScope  bool
 }
 
 // New starts an emulator on 127.0.0.1. It panics on an invalid schema.
@@ -403,8 +413,7 @@ func (s *Server) route(r *http.Request, parts []string, body []byte) (int, any) 
 			return fail(e)
 		}
 		if s.noSchemaScope {
-			return fail(typed(403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "Invalid permissions, or the requested model was not found. "+
-				"Check that both your user and your token have the required permissions, and that the model names and/or ids are correct."))
+			return fail(invalidPermissions())
 		}
 		return 200, s.meta()
 	}
@@ -417,6 +426,9 @@ func (s *Server) route(r *http.Request, parts []string, body []byte) (int, any) 
 	t, ok := s.data.table(parts[2])
 	if !ok {
 		return fail(notFound())
+	}
+	if s.noWriteScope && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
+		return fail(invalidPermissions())
 	}
 	if len(parts) == 4 {
 		if r.Method != http.MethodGet {
@@ -532,8 +544,9 @@ func (s *Server) list(t *table, q url.Values) (int, any) {
 }
 
 type writeBody struct {
-	Records  []writeRecord `json:"records"`
-	Typecast bool          `json:"typecast"`
+	Records       []writeRecord  `json:"records"`
+	Typecast      bool           `json:"typecast"`
+	PerformUpsert *performUpsert `json:"performUpsert"`
 }
 
 type writeRecord struct {
@@ -562,6 +575,10 @@ func (s *Server) create(t *table, body []byte) (int, any) {
 	if e != nil {
 		return fail(e)
 	}
+	if wb.PerformUpsert != nil {
+		// Upserts are an option of the update endpoint only.
+		return fail(invalidRequest())
+	}
 	vals := make([]cellValues, len(wb.Records))
 	for i, rec := range wb.Records {
 		if rec.ID != "" {
@@ -582,6 +599,9 @@ func (s *Server) update(t *table, body []byte) (int, any) {
 	wb, e := decodeWrite(body, "updated")
 	if e != nil {
 		return fail(e)
+	}
+	if wb.PerformUpsert != nil {
+		return s.upsert(t, wb)
 	}
 	vals := make([]cellValues, len(wb.Records))
 	seen := map[string]bool{}

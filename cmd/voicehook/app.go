@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/airtable"
 	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/elevenlabs"
 	"github.com/voicehook/voicehook/fetch"
@@ -130,6 +131,11 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	m := metrics.New()
 	m.WatchStore(a.db.Overview, records.processing) // queue depth, oldest unprocessed age, … computed at scrape time
 	studio := &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}}
+	if !cfg.FetchAllowPriv {
+		// A Studio stream's redirects lead where ElevenLabs says: they
+		// follow the rule audio downloads do.
+		studio.CheckAddr = fetch.CheckAddr
+	}
 	proc := &process.Processor{
 		Claims:        a.db,
 		Resolver:      records.resolver,
@@ -138,6 +144,8 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Storage:       storage,
 		Fetcher:       &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout, Temp: temp},
 		Studio:        studio,
+		Spool:         a.db,
+		Voices:        a.db, // voice removal notices mark the segments voiced with the voice
 		Grace:         cfg.JobMatchGrace,
 		MaxAudioBytes: int64(cfg.MaxAudioBytes),
 		TempDir:       tmp,
@@ -184,12 +192,13 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		a.log.Warn("no --elevenlabs-secret: signed webhooks will be refused; only callback-token URLs are accepted")
 	}
 	srv := &web.Server{
-		Verifier:    &elevenlabs.Verifier{Secrets: cfg.secrets(), Clock: clock},
-		Tokens:      web.NewTokens([]byte(callbackKey)),
-		Ingest:      a.writer.Submit,
-		Inbox:       a.db,
-		Records:     records,
-		Generations: generations,
+		Verifier:     &elevenlabs.Verifier{Secrets: cfg.secrets(), Clock: clock},
+		Tokens:       web.NewTokens([]byte(callbackKey)),
+		Ingest:       a.writer.Submit,
+		Inbox:        a.db,
+		Records:      records,
+		Generations:  generations,
+		VoiceNotices: a.db,
 		// A base whose segments hold their scripts needs only the
 		// segment id to generate.
 		ScriptFromRecords:    cfg.Records == "airtable" && cfg.Airtable.Fields.SegmentScript != "",
@@ -202,11 +211,21 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		PublicURL:            a.baseURL,
 		MaxBodyBytes:         int64(cfg.MaxBodyBytes),
 		Bodies:               web.NewBodyBudget(cfg.bodyMemory()),
+		Spool:                a.db,
+		MaxCallAudioBytes:    int64(cfg.MaxCallAudioBytes),
 		SegmentTokenOptional: cfg.SegmentToken == "optional",
 		AckTimeout:           cfg.AckTimeout,   // a delivery waits this for its commit, then answers 503
 		WriterRunning:        a.writer.Running, // /readyz fails while a commit runs longer than AckTimeout
 		Clock:                clock,
 		Logger:               a.log,
+	}
+	if at, ok := records.Records.(*airtable.Records); ok {
+		// The overview shows the pace voicehook keeps with Airtable,
+		// which it lowers by itself after repeated 429s.
+		srv.RecordsPace = func() web.RecordsPace {
+			p := at.Pace()
+			return web.RecordsPace{Service: "Airtable", PerSecond: p.PerSecond, Max: p.Max, Note: p.Reason()}
+		}
 	}
 	a.http = &http.Server{
 		Handler:           srv.Handler(),
@@ -235,6 +254,13 @@ func (a *app) run(ctx context.Context) error {
 		a.writer.Close()
 		a.closeStore()
 		return err
+	}
+	// Spooled call audio whose upload a crash cut (its event never
+	// committed) is swept an hour after it began, at the next start.
+	if n, err := a.db.SweepSpool(ctx, a.clock.Now().Add(-time.Hour)); err != nil {
+		a.log.Warn("sweeping the spool of cut uploads; the next start tries again", "err", err)
+	} else if n > 0 {
+		a.log.Info("swept the spool of cut uploads", "rows", n)
 	}
 	a.log.Info("voicehook serving", "addr", a.ln.Addr().String(), "public_url", a.baseURL,
 		"store", a.db.Dialect().String(), "records", a.cfg.Records, "storage", a.cfg.Storage)

@@ -9,49 +9,51 @@ import (
 	"time"
 
 	"github.com/voicehook/voicehook/airtable"
+	"github.com/voicehook/voicehook/web"
 )
 
 // config is everything `voicehook serve` is told.
 type config struct {
-	Addr             string
-	DataDir          string
-	DatabaseURL      string
-	ElevenLabsSecret string
-	ElevenLabsAPIKey string
-	ElevenLabsAPIURL string
-	ElevenLabsConc   int
-	PublicURL        string
-	AdminToken       string
-	MetricsToken     string
-	CallbackKey      string
-	FetchAllowPriv   bool
-	FetchTimeout     time.Duration
-	JobMatchGrace    time.Duration
-	EventRetention   time.Duration
-	retentionEvery   time.Duration // how often the purge runs (tests; default hourly)
-	MaxAttempts      int
-	MaxBodyBytes     byteSize
-	MaxBodyMemory    byteSize
-	SegmentToken     string
-	MaxAudioBytes    byteSize
-	TempMaxBytes     byteSize
-	Records          string
-	Airtable         airtable.Config
-	Storage          string
-	S3               s3Flags
-	NCA              ncaFlags
-	Workers          int
-	RetryBase        time.Duration
-	RetryMax         time.Duration
-	JobTimeout       time.Duration
-	ReplicaTimeout   time.Duration
-	ShutdownTimeout  time.Duration
-	DBMaxConns       int
-	DBStmtTimeout    time.Duration
-	DBOpTimeout      time.Duration
-	AckTimeout       time.Duration
-	LogFormat        string
-	LogLevel         string
+	Addr              string
+	DataDir           string
+	DatabaseURL       string
+	ElevenLabsSecret  string
+	ElevenLabsAPIKey  string
+	ElevenLabsAPIURL  string
+	ElevenLabsConc    int
+	PublicURL         string
+	AdminToken        string
+	MetricsToken      string
+	CallbackKey       string
+	FetchAllowPriv    bool
+	FetchTimeout      time.Duration
+	JobMatchGrace     time.Duration
+	EventRetention    time.Duration
+	retentionEvery    time.Duration // how often the purge runs (tests; default hourly)
+	MaxAttempts       int
+	MaxBodyBytes      byteSize
+	MaxCallAudioBytes byteSize
+	MaxBodyMemory     byteSize
+	SegmentToken      string
+	MaxAudioBytes     byteSize
+	TempMaxBytes      byteSize
+	Records           string
+	Airtable          airtable.Config
+	Storage           string
+	S3                s3Flags
+	NCA               ncaFlags
+	Workers           int
+	RetryBase         time.Duration
+	RetryMax          time.Duration
+	JobTimeout        time.Duration
+	ReplicaTimeout    time.Duration
+	ShutdownTimeout   time.Duration
+	DBMaxConns        int
+	DBStmtTimeout     time.Duration
+	DBOpTimeout       time.Duration
+	AckTimeout        time.Duration
+	LogFormat         string
+	LogLevel          string
 }
 
 // s3Flags configure --storage s3.
@@ -73,6 +75,7 @@ type ncaFlags struct {
 
 func (c *config) register(fs *flag.FlagSet) {
 	c.MaxBodyBytes = 32 << 20
+	c.MaxCallAudioBytes = web.DefaultMaxCallAudio
 	c.MaxAudioBytes = 200 << 20
 	fs.StringVar(&c.Addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.DataDir, "data-dir", "./voicehook-data", "directory for the SQLite store, stored audio and temp files")
@@ -92,6 +95,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.EventRetention, "event-retention", 0, "delete finished events (and their attempts) this long after they last changed, e.g. 720h; 0 keeps them forever")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 10, "processing attempts before an event is dead")
 	fs.Var(&c.MaxBodyBytes, "max-body-bytes", "largest webhook body accepted (e.g. 32MiB)")
+	fs.Var(&c.MaxCallAudioBytes, "max-call-audio-bytes", "largest post_call_audio body accepted (the whole call as base64 MP3, ~1.3MB a minute); "+
+		"one over 8MiB is decoded into the store as it arrives, never held in memory")
 	fs.Var(&c.MaxBodyMemory, "max-body-memory", "memory all webhook bodies being read may hold together; a body that would pass it is answered 503 with Retry-After "+
 		"(default twice --max-body-bytes, at least 64MiB; each body's first 64KiB is not counted)")
 	fs.StringVar(&c.SegmentToken, "segment-token", "required", "required: a delivery naming segment_id must carry that segment's callback token, signed or not; "+

@@ -29,7 +29,8 @@ type doctorCheck struct {
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("doctor [flags]", "Check a configuration end to end before going live: the store opens and migrates, "+
 		"and the chosen storage (and system of record) accepts voicehook's credentials and writes "+
-		"(local: media dir writable; s3: bucket exists, writable and publicly readable; nca: NCA Toolkit accepts the API key; "+
+		"(local: media dir writable; s3: bucket exists, writable and publicly readable; nca: NCA Toolkit accepts the API key "+
+		"and its bucket the public-read ACL NCA sets; "+
 		"--records airtable: the token is accepted and the base has the tables and fields configured, checked read-only). "+
 		"Takes the same flags as serve; prints one line per check and exits non-zero if any fails.")
 	fs.SetOutput(stderr)
@@ -137,7 +138,9 @@ func (d *doctor) buildStorage() (voicehook.Storage, error) {
 
 // storageChecks checks the storage end to end with its own Check: local
 // writes a probe file, s3 writes, reads back and fetches a probe object at
-// --s3-public-url, nca asks the NCA Toolkit whether it accepts the key.
+// --s3-public-url, nca asks the NCA Toolkit whether it accepts the key
+// (and, in checks of its own, whether its bucket takes ACLs and where files
+// are staged).
 func (d *doctor) storageChecks() []doctorCheck {
 	cfg := d.cfg
 	name := "storage " + cfg.Storage
@@ -167,9 +170,31 @@ func (d *doctor) storageChecks() []doctorCheck {
 		return ok, nil
 	}}}
 	if cfg.Storage == "nca" {
-		checks = append(checks, doctorCheck{name: "storage nca staging", run: d.checkNCAStaging})
+		checks = append(checks,
+			doctorCheck{name: "storage nca bucket", run: d.checkNCABucket},
+			doctorCheck{name: "storage nca staging", run: d.checkNCAStaging})
 	}
 	return checks
+}
+
+// checkNCABucket finds a bucket that refuses the public-read ACL NCA sets
+// on every upload (ACLs disabled), which would fail every event. It asks
+// NCA for an upload of a URL it cannot download: NCA opens the S3 upload,
+// with the ACL, before downloading, so nothing is stored either way (see
+// nca.Storage.CheckUploads).
+func (d *doctor) checkNCABucket(ctx context.Context) (string, error) {
+	st, err := d.buildStorage()
+	if err != nil {
+		return "", trimPkg(err, "nca", "disk")
+	}
+	probe, ok := st.(interface{ CheckUploads(context.Context) error })
+	if !ok {
+		return "", fmt.Errorf("storage %T cannot probe NCA uploads", st)
+	}
+	if err := probe.CheckUploads(ctx); err != nil {
+		return "", trimPkg(err, "nca")
+	}
+	return "NCA's bucket accepts the public-read ACL NCA sets on uploads (probe: an upload NCA could not download; nothing stored)", nil
 }
 
 // checkNCAStaging checks the other half of NCA storage: the files NCA pulls

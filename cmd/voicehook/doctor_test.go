@@ -65,6 +65,7 @@ func TestDoctorNCA(t *testing.T) {
 		want := []string{
 			"ok   store sqlite: schema up to date in " + dir,
 			"ok   storage nca: NCA Toolkit at " + emu.URL + " accepted the API key",
+			"ok   storage nca bucket: NCA's bucket accepts the public-read ACL NCA sets on uploads (probe: an upload NCA could not download; nothing stored)",
 			"ok   storage nca staging: files staged in " + filepath.Join(dir, "media") +
 				" and offered to NCA as signed links (valid 1h) under http://127.0.0.1:8080/media/; NCA must be able to reach that address",
 		}
@@ -76,21 +77,47 @@ func TestDoctorNCA(t *testing.T) {
 	t.Run("wrong key", func(t *testing.T) {
 		dir := t.TempDir()
 		lines, _, err := doctorRun(t, args(dir, "not-the-key")...)
-		if err == nil || err.Error() != "doctor: 1 of 3 checks failed" {
-			t.Fatalf("doctor error = %v, want 1 of 3 checks failed", err)
+		if err == nil || err.Error() != "doctor: 2 of 4 checks failed" {
+			t.Fatalf("doctor error = %v, want 2 of 4 checks failed", err)
 		}
-		if len(lines) != 3 || lines[1] != "FAIL storage nca: NCA Toolkit rejected the API key: set --nca-api-key" ||
-			!strings.HasPrefix(lines[0], "ok   store") || !strings.HasPrefix(lines[2], "ok   storage nca staging") {
+		if len(lines) != 4 || lines[1] != "FAIL storage nca: NCA Toolkit rejected the API key: set --nca-api-key" ||
+			lines[2] != "FAIL storage nca bucket: NCA API key rejected: set --nca-api-key to NCA's API_KEY: POST /v1/s3/upload: HTTP 401" ||
+			!strings.HasPrefix(lines[0], "ok   store") || !strings.HasPrefix(lines[3], "ok   storage nca staging") {
 			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
 		}
 	})
 
-	// Checking never uploads: NCA keeps every file and has no delete.
+	// Checking never stores a file: NCA keeps every file and has no
+	// delete. The bucket probe asks for an upload NCA cannot download.
 	if n := len(emu.Uploads()); n != 0 {
 		t.Fatalf("doctor uploaded %d files to NCA", n)
 	}
 	if n := emu.Requests(ncatest.RouteAuthenticate); n != 2 {
 		t.Fatalf("authenticate requests = %d, want 2", n)
+	}
+}
+
+// TestDoctorNCABucketWithoutACLs: doctor finds the bucket setting that
+// would fail every upload, and says what to change.
+func TestDoctorNCABucketWithoutACLs(t *testing.T) {
+	t.Parallel()
+	emu := ncatest.NewServer(testNCAKey)
+	t.Cleanup(emu.Close)
+	emu.SetACLsDisabled(true)
+	dir := t.TempDir()
+	lines, _, err := doctorRun(t, "--data-dir", dir, "--storage", "nca", "--nca-url", emu.URL, "--nca-api-key", testNCAKey,
+		"--public-url", "http://127.0.0.1:8080")
+	if err == nil || err.Error() != "doctor: 1 of 4 checks failed" {
+		t.Fatalf("doctor error = %v, want 1 of 4 checks failed", err)
+	}
+	want := `FAIL storage nca bucket: NCA's S3 bucket has ACLs disabled (its Object Ownership is "Bucket owner enforced"), ` +
+		`and NCA sets the public-read ACL on every upload: set the bucket's Object Ownership to "Bucket owner preferred" ` +
+		`(ACLs enabled) and let its Block Public Access settings allow public ACLs, or use --storage s3, which needs no ACLs`
+	if len(lines) != 4 || lines[2] != want || !strings.HasPrefix(lines[1], "ok   storage nca:") {
+		t.Fatalf("lines:\n%s\nwant line 3: %s", strings.Join(lines, "\n"), want)
+	}
+	if n := len(emu.Uploads()); n != 0 {
+		t.Fatalf("doctor stored %d files in NCA", n)
 	}
 }
 

@@ -67,7 +67,7 @@ func newStorageBackend(t *testing.T, name string) *storageBackend {
 			c.Storage, c.NCA.URL, c.NCA.APIKey = "nca", be.nca.URL, testNCAKey
 			c.Addr, c.PublicURL = addr, "http://"+addr
 		}
-		be.url = func(_ *harness, key string) string { return be.nca.FileURL(key[strings.LastIndex(key, "/")+1:]) }
+		be.url = func(_ *harness, key string) string { return be.nca.FileURL(key) }
 	default:
 		t.Fatalf("unknown storage %q", name)
 	}
@@ -110,14 +110,14 @@ func (be *storageBackend) checkStored(t *testing.T, h *harness, segID string, wa
 	}
 	switch be.name {
 	case "nca":
-		if got, ok := be.nca.File(sha + ".mp3"); !ok || !bytes.Equal(got, want) {
+		if got, ok := be.nca.File(key); !ok || !bytes.Equal(got, want) {
 			t.Fatalf("NCA holds %d bytes (found %v), want the source audio", len(got), ok)
 		}
 		// NCA pulled the file from a signed, short-lived link to this
 		// server's media, which is not public with --storage nca.
 		ups := be.nca.Uploads()
 		last := ups[len(ups)-1]
-		if !last.Public || last.Filename != sha+".mp3" || !strings.HasPrefix(last.FileURL, h.base+"/media/"+key+"?exp=") || !strings.Contains(last.FileURL, "&sig=") {
+		if !last.Public || last.Filename != key || !strings.HasPrefix(last.FileURL, h.base+"/media/"+key+"?exp=") || !strings.Contains(last.FileURL, "&sig=") {
 			t.Fatalf("NCA upload request = %+v, want public with a signed link to %s/media/%s", last, h.base, key)
 		}
 		getLoopback(t, h.base+"/media/"+key, http.StatusForbidden)

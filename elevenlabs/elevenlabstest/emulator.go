@@ -1,7 +1,8 @@
 // Package elevenlabstest is an in-process stand-in for the parts of the
 // ElevenLabs API voicehook calls: the two Studio snapshot stream endpoints.
-// It listens on loopback only and can inject the failures the processor must
-// survive.
+// It listens on loopback only (URL, and AltURL as a second host) and can
+// inject the failures the processor must survive, and answer a stream
+// request with a chain of redirects (RedirectNext).
 package elevenlabstest
 
 import (
@@ -34,6 +35,9 @@ const (
 type Emulator struct {
 	// URL is the base URL to give elevenlabs.Studio.BaseURL.
 	URL string
+	// AltURL serves the same emulator on another loopback port: a second
+	// host for redirect tests (see RedirectNext).
+	AltURL string
 	// APIKey is the only xi-api-key accepted.
 	APIKey string
 
@@ -60,11 +64,15 @@ func Start(apiKey string) *Emulator {
 	mux.HandleFunc("/v1/studio/projects/{project}/snapshots/{snapshot}/stream", methodNotAllowed)
 	mux.HandleFunc("/v1/studio/projects/{project}/chapters/{chapter}/snapshots/{snapshot}/stream", methodNotAllowed)
 	e.routeStudioCreate(mux) // POST /v1/studio/projects, in studio_create.go
+	// Where RedirectNext's chains lead (studio_redirect.go).
+	mux.HandleFunc("/cdn/{token}/{n}", e.serveCDN)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "Not Found")
 	})
-	e.srv = httptest.NewServer(e.front(mux))
+	h := e.front(mux)
+	e.srv = httptest.NewServer(h)
 	e.URL = e.srv.URL
+	e.startAlt(h)
 	return e
 }
 
@@ -73,6 +81,7 @@ func (e *Emulator) Close() {
 	e.once.Do(func() {
 		close(e.done)
 		e.srv.Close()
+		e.closeAlt()
 	})
 }
 
@@ -121,6 +130,7 @@ func (e *Emulator) Requests() int {
 // front counts, delays and injects failures ahead of routing.
 func (e *Emulator) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.logHit(r)
 		e.mu.Lock()
 		e.requests++
 		delay := e.delay
@@ -210,6 +220,9 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, snap voicehook.
 		return
 	}
 
+	if bad == 0 && e.startRedirect(w, r, audio) {
+		return
+	}
 	switch bad {
 	case Truncated:
 		w.Header().Set("Content-Type", "audio/mpeg")

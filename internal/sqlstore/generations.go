@@ -49,8 +49,8 @@ func (g *Generations) AddGeneration(ctx context.Context, job voicehook.Job, scri
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_generations (job_id, segment_id, script, seq_group, seq_position, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), job.ID, job.SegmentID, string(raw), group, pos, voicehook.GenerationQueued, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_generations (job_id, segment_id, script, voice_id, seq_group, seq_position, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), job.ID, job.SegmentID, string(raw), script.VoiceID, group, pos, voicehook.GenerationQueued, now, now); err != nil {
 			return fmt.Errorf("recording generation: %w", err)
 		}
 		if _, err := g.q.client.InsertTx(ctx, tx, GenerateArgs{JobID: job.ID}, &river.InsertOpts{Queue: GenerationQueue}); err != nil {

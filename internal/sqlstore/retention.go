@@ -18,7 +18,7 @@ const finishedOlderThan = `SELECT id FROM voicehook_events
 	ORDER BY updated_at, id LIMIT ?`
 
 // PurgeEvents deletes up to limit finished events that last changed before
-// before, with their attempt history, and reports how many it deleted. An
+// before, with their attempt history and any spooled audio, and reports how many it deleted. An
 // event still waiting or being processed is never deleted, whatever its
 // age. A redelivery of a purged event is stored again as new; its job is
 // already finished, so processing it changes nothing.
@@ -28,6 +28,10 @@ func (db *DB) PurgeEvents(ctx context.Context, before time.Time, limit int) (int
 	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_attempts WHERE event_id IN ("+finishedOlderThan+")"), args...); err != nil {
 			return fmt.Errorf("deleting attempts: %w", err)
+		}
+		// Audio still spooled for an event that never succeeded.
+		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_spool WHERE event_id IN ("+finishedOlderThan+")"), args...); err != nil {
+			return fmt.Errorf("deleting spooled audio: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_events WHERE id IN ("+finishedOlderThan+")"), args...)
 		if err != nil {

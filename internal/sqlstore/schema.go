@@ -14,6 +14,8 @@ func migrations(d Dialect) []Migration {
 		{Version: 1, SQL: strings.ReplaceAll(schemaV1, "{{BLOB}}", blob)},
 		{Version: 2, SQL: schemaV2},
 		{Version: 3, SQL: schemaV3},
+		{Version: 4, SQL: strings.ReplaceAll(schemaSpool, "{{BLOB}}", blob)}, // spool.go
+		{Version: 5, SQL: voicesMigration(d)},                                // voices.go
 	}
 }
 

@@ -4,9 +4,13 @@
 //
 //   - every API call checks X-API-Key and answers 401 {"message":"Unauthorized"};
 //   - POST /v1/s3/upload validates its JSON (400 {"message":"Invalid payload: …"}),
+//     opens the S3 upload with an ACL (public-read or private), which a
+//     bucket with ACLs disabled refuses (SetACLsDisabled: 500 with boto3's
+//     AccessControlListNotSupported message, nothing downloaded), then
 //     downloads file_url itself and answers 500 with its envelope when that
-//     fails; the file is kept in memory under filename and served at
-//     <URL>/files/<bucket>/<filename> (GET with Range, and HEAD); with
+//     fails; the file is kept in memory under filename, the S3 key as given
+//     (slashes included), and served at <URL>/files/<bucket>/<quote(filename)>
+//     (GET with Range, and HEAD; the path is the key, never cleaned); with
 //     public false the link is presigned and expires after an hour;
 //   - GET /v1/toolkit/authenticate answers 200, or 401 in the envelope.
 //
@@ -67,6 +71,12 @@ const (
 	LegacyURLField
 )
 
+// ACLNotSupported is the message NCA answers (HTTP 500, in its envelope)
+// when its bucket has ACLs disabled: S3 refuses the ACL of
+// CreateMultipartUpload with 400 AccessControlListNotSupported and boto3's
+// ClientError reads so (services/v1/s3/upload.py passes it on as str(e)).
+const ACLNotSupported = "An error occurred (AccessControlListNotSupported) when calling the CreateMultipartUpload operation: The bucket does not allow ACLs"
+
 // PresignTTL is how long NCA's presigned links last (ExpiresIn=3600).
 const PresignTTL = time.Hour
 
@@ -106,6 +116,7 @@ type Server struct {
 	truncate   int64
 	delay      time.Duration
 	noHEAD     bool
+	aclsOff    bool
 	now        func() time.Time
 }
 
@@ -142,8 +153,15 @@ func NewServer(apiKey string) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/s3/upload", s.handleUpload)
 	mux.HandleFunc("/v1/toolkit/authenticate", s.handleAuthenticate)
-	mux.HandleFunc("/files/", s.handleFile)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// File links bypass the mux, which would clean "a//b" or "a/./b"
+		// into another path: an S3 object key is taken literally.
+		if strings.HasPrefix(r.URL.Path, "/files/") {
+			s.handleFile(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	s.URL = s.srv.URL
 	return s
 }
@@ -193,6 +211,16 @@ func (s *Server) SetHEADUnsupported(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.noHEAD = on
+}
+
+// SetACLsDisabled makes the bucket behave as one whose Object Ownership is
+// "Bucket owner enforced" (ACLs disabled, the default for new AWS buckets
+// since April 2023): every upload answers 500 with ACLNotSupported, since
+// NCA always sets an ACL (public-read, or private).
+func (s *Server) SetACLsDisabled(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aclsOff = on
 }
 
 // SetClock sets the clock presigned links are stamped and checked with.
@@ -347,6 +375,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": problem})
 		return
 	}
+	s.mu.Lock()
+	aclsOff := s.aclsOff
+	s.mu.Unlock()
+	if aclsOff {
+		// stream_upload_to_s3 calls create_multipart_upload(ACL=…) before
+		// it downloads anything, and S3 accepts no ACL there but
+		// bucket-owner-full-control.
+		writeJSON(w, http.StatusInternalServerError, s.envelope(endpoint, http.StatusInternalServerError, nil, ACLNotSupported))
+		return
+	}
 
 	data, err := s.download(r.Context(), req.FileURL)
 	if err != nil {
@@ -418,9 +456,14 @@ func parseUpload(contentType string, body []byte) (Upload, string) {
 // would, with error texts in the same spirit.
 func (s *Server) download(ctx context.Context, raw string) ([]byte, error) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+	switch {
+	case err != nil || u.Scheme == "":
 		//lint:ignore ST1005 the message NCA's Python requests library gives, word for word
 		return nil, fmt.Errorf("Invalid URL '%s': No scheme supplied", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		// requests' InvalidSchema, raised before any connection.
+		//lint:ignore ST1005 the message NCA's Python requests library gives, word for word
+		return nil, fmt.Errorf("No connection adapters were found for '%s'", raw)
 	}
 	if !isLoopbackURL(u) {
 		return nil, fmt.Errorf("ncatest: refusing to download from non-loopback host %s", u.Host)
@@ -561,13 +604,19 @@ func nameFromURL(raw string) string {
 	return newUUID()
 }
 
-// escapePath is Python's urllib.parse.quote with its default safe="/".
+// escapePath is Python's urllib.parse.quote with its default safe="/":
+// every byte but letters, digits, "_.-~" and "/" becomes %XX.
 func escapePath(p string) string {
-	segs := strings.Split(p, "/")
-	for i, seg := range segs {
-		segs[i] = url.PathEscape(seg)
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.-~/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
 	}
-	return strings.Join(segs, "/")
+	return b.String()
 }
 
 // isLoopback reports whether host is exactly 127.0.0.1 or ::1, the only

@@ -189,6 +189,9 @@ func TestDownloadFailures(t *testing.T) {
 		{"source 404", func(src string) string { return src + "/missing.mp3" }, "404 Client Error: Not Found for url"},
 		{"not loopback", func(string) string { return "http://example.invalid/voice.mp3" }, "non-loopback"},
 		{"not a URL", func(string) string { return "voice.mp3" }, "No scheme supplied"},
+		// requests has no adapter for other schemes and fails without
+		// touching the network.
+		{"other scheme", func(string) string { return "voicehook-probe:x" }, "No connection adapters were found for 'voicehook-probe:x'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
