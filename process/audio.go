@@ -96,8 +96,10 @@ func (p *Processor) count(service string, err error) {
 	p.Metrics.OutsideCalls.WithLabelValues(service, result).Inc()
 }
 
-// dropSpooled deletes the event's spooled audio once its job has the audio
-// stored for good; a failure only leaves it for retention to remove.
+// dropSpooled deletes the event's spooled audio once no attempt can need it:
+// its job has the audio stored for good, or the event can never be claimed.
+// A failed or dead event keeps it, for a replay. A failure to delete only
+// leaves it for retention to remove.
 func (s *step) dropSpooled(ctx context.Context) {
 	if !s.spooled {
 		return

@@ -180,6 +180,10 @@ func (s *step) run(ctx context.Context) (voicehook.EventFinish, voicehook.RunRes
 	job, err := s.match(ctx, out)
 	if errors.Is(err, errNoJob) {
 		if reason := unclaimable(out); reason != "" {
+			// Not ours: a long call's spooled audio would otherwise stay
+			// until retention (forever without it), for every agent.
+			s.spooled = out.Audio.Spooled
+			s.dropSpooled(ctx)
 			return done(voicehook.EventIgnored, reason)
 		}
 		return s.waitOrGiveUp(err)

@@ -65,17 +65,17 @@ func (s *Server) receiveCallAudio(w http.ResponseWriter, r *http.Request, p proo
 	}
 	defer s.bodies().give(held)
 
-	ev := s.newEvent(r, p, segmentID, nil, start)
+	id := newEventID()                        // the spool is kept under the event's id
 	ctx := context.WithoutCancel(r.Context()) // the spool must not be cut half-written by the sender leaving
-	spool, err := s.Spool.CreateSpool(ctx, ev.ID)
+	spool, err := s.Spool.CreateSpool(ctx, id)
 	if err != nil {
 		s.Logger.Error("starting the spool", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "store unavailable; retry")
 		return
 	}
 	discard := func() {
-		if err := s.Spool.DeleteSpool(ctx, ev.ID); err != nil {
-			s.Logger.Warn("deleting a refused upload's spool; the sweep at next start removes it", "event_id", ev.ID, "err", err)
+		if err := s.Spool.DeleteSpool(ctx, id); err != nil {
+			s.Logger.Warn("deleting a refused upload's spool; the sweep at next start removes it", "event_id", id, "err", err)
 		}
 	}
 	split := elevenlabs.NewCallAudioSplitter(spool)
@@ -120,13 +120,15 @@ func (s *Server) receiveCallAudio(w http.ResponseWriter, r *http.Request, p proo
 		writeError(w, http.StatusBadRequest, "post_call_audio body unusable: "+err.Error())
 		return
 	}
-	stored := s.newEvent(r, p, segmentID, kept, start)
-	stored.ID = ev.ID // the spool is under this id
-	res := s.acknowledge(w, r, stored, start)
-	if res.Err == nil && res.Duplicate {
+	res := s.acknowledge(w, r, s.newEvent(r, p, id, segmentID, kept, start), start)
+	switch {
+	case res.Err != nil:
+		// Not committed (the ack timed out or the store is down): the
+		// spool stays, for the commit may still land; the sweep at the
+		// next start removes it if not.
+	case res.Duplicate:
 		discard() // the first delivery's event has its own audio
+	default:
+		s.Logger.Info("call audio spooled", "event_id", id, "audio_bytes", split.AudioBytes())
 	}
-	// Not committed (the ack timed out or the store is down): the spool
-	// stays, for the commit may still land; the sweep removes it if not.
-	s.Logger.Info("call audio spooled", "event_id", res.EventID, "audio_bytes", split.AudioBytes())
 }

@@ -52,14 +52,14 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, segmentID, no)
 		return
 	}
-	s.acknowledge(w, r, s.newEvent(r, p, segmentID, body, start), start)
+	s.acknowledge(w, r, s.newEvent(r, p, newEventID(), segmentID, body, start), start)
 }
 
 // newEvent is the event a verified delivery stores. A signed body that does
 // not parse is still genuine: it is stored, and processing decides. IngestKey
 // always yields a dedupe key (the one Parse gives, without decoding the whole
 // body).
-func (s *Server) newEvent(r *http.Request, p proof, segmentID string, body []byte, start time.Time) voicehook.NewEvent {
+func (s *Server) newEvent(r *http.Request, p proof, id, segmentID string, body []byte, start time.Time) voicehook.NewEvent {
 	dedupeKey, evType := elevenlabs.IngestKey(body, segmentID)
 	headers := map[string]string{}
 	for _, h := range keptHeaders {
@@ -74,7 +74,7 @@ func (s *Server) newEvent(r *http.Request, p proof, segmentID string, body []byt
 		headers["Callback-Token"] = "valid"
 	}
 	return voicehook.NewEvent{
-		ID:         "evt_" + uuid.Must(uuid.NewV7()).String(),
+		ID:         id,
 		Service:    voicehook.ServiceElevenLabs,
 		Endpoint:   WebhookPath,
 		DedupeKey:  dedupeKey,
@@ -85,6 +85,9 @@ func (s *Server) newEvent(r *http.Request, p proof, segmentID string, body []byt
 		ReceivedAt: start.UTC(),
 	}
 }
+
+// newEventID names a new event: time-ordered, so ids sort as they arrive.
+func newEventID() string { return "evt_" + uuid.Must(uuid.NewV7()).String() }
 
 // acknowledge stores ev and answers: 200 once it is committed (or was
 // already, as a duplicate), 503 otherwise.
