@@ -35,6 +35,25 @@ type Segment struct {
 	// VoiceNotice, when set, says the voice of the segment's generated
 	// voiceover is being or has been removed (VoiceNotices): regenerate.
 	VoiceNotice string `json:"voice_notice,omitempty"`
+	// QA is set when the segment's newest voiceover has a QA check (--qa
+	// stt): how far its transcript strays from the script.
+	QAStatus      QAStatus       `json:"qa_status,omitempty"`
+	QAWER         *float64       `json:"qa_wer,omitempty"`
+	QADifferences []QADifference `json:"qa_differences,omitempty"`
+	QANotes       string         `json:"qa_notes,omitempty"`
+	QAJob         string         `json:"qa_job,omitempty"`
+}
+
+// WithQA shows c on the segment.
+func (s *Segment) WithQA(c QACheck) {
+	s.QAStatus, s.QANotes, s.QAJob = c.Status, c.Notes, c.JobID
+	if c.State == QAErrored || s.QAStatus == "" {
+		s.QAStatus = QAUnchecked
+	}
+	if c.Result != nil {
+		wer := c.Result.WER
+		s.QAWER, s.QADifferences = &wer, c.Result.Differences
+	}
 }
 
 // NewJob is the request to create a job (POST /api/jobs).

@@ -13,6 +13,9 @@ const (
 	// OutcomeIgnored: a genuine event voicehook does not act on (another
 	// event type). It is recorded and acknowledged, never rejected.
 	OutcomeIgnored OutcomeKind = "ignored"
+	// OutcomeTranscript: a speech-to-text transcript (Outcome.
+	// Transcription) for a QA check; it changes no job.
+	OutcomeTranscript OutcomeKind = "transcript"
 )
 
 // Outcome is one callback normalised: every payload form the webhook accepts
@@ -42,6 +45,19 @@ type Outcome struct {
 	// VoiceID is the voice a voice_removal_notice, voice_removed or
 	// voice_removal_notice_withdrawn event is about.
 	VoiceID string
+	// Transcription is set on a speech_to_text_transcription event.
+	Transcription *Transcription
+}
+
+// Transcription is a speech-to-text result delivered to the webhook: the
+// transcript and what names the QA check it answers.
+type Transcription struct {
+	// RequestID is speech to text's request id (empty in the bare form).
+	RequestID string
+	// Metadata is the webhook_metadata object sent with the request, its
+	// values as text (voicehook sends "job_id" and "segment_id").
+	Metadata   map[string]string
+	Transcript Transcript
 }
 
 // AudioSource is exactly one of: a URL to download, inline base64 bytes, a

@@ -124,6 +124,13 @@ type Storage interface {
 	Check(ctx context.Context) error
 }
 
+// AudioReader reads back audio a Storage kept, by key: what voiceover QA
+// sends to speech to text when the audio's URL is not public HTTPS.
+// Implemented by the storages that can (local disk, S3).
+type AudioReader interface {
+	OpenAudio(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
 // Spool keeps the audio that arrived inside a webhook body (a long call's
 // post_call_audio, decoded as it streamed in) from the acknowledgement until
 // processing has stored it. It lives in the store, beside the event, so any

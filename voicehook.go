@@ -29,6 +29,9 @@ var (
 	// ErrInProgress: the event is still waiting to be processed, so there is
 	// nothing to replay yet.
 	ErrInProgress = errors.New("event is still being processed")
+	// ErrFinished: the thing to change is already over (a QA check with
+	// its verdict), so nothing changed.
+	ErrFinished = errors.New("already finished")
 )
 
 // PermanentError marks a failure that no retry can fix: the payload names no

@@ -88,6 +88,12 @@ type Fields struct {
 	SegmentBytes      string // optional
 	SegmentScript     string // optional: the text a generation job speaks
 	SegmentVoiceID    string // optional: the voice it speaks with
+	// Voiceover QA (--qa stt), all optional: the verdict (passed,
+	// flagged, unchecked), the word error rate as a fraction, and the
+	// notes with each difference and its time in the audio.
+	SegmentQAStatus string
+	SegmentQAWER    string
+	SegmentQANotes  string
 	// Webhook Events
 	EventID           string
 	EventService      string

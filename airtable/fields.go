@@ -86,6 +86,16 @@ var fieldSpecs = []fieldSpec{
 		usage: `Segments: optional text field holding the segment's script; a job created without text is generated from it (POST /api/jobs {"segment_id":"rec…"})`},
 	{table: tableSegments, flag: "voice-id", ptr: func(f *Fields) *string { return &f.SegmentVoiceID },
 		types: []string{typeText, typeLongText}, optional: true, usage: "Segments: optional text field holding the ElevenLabs voice id the script is spoken with"},
+	{table: tableSegments, flag: "qa-status", ptr: func(f *Fields) *string { return &f.SegmentQAStatus },
+		types: []string{typeSelect, typeText}, choices: []string{"passed", "flagged", "unchecked"}, optional: true,
+		usage: "Segments: optional single select (or text) field for the voiceover's QA verdict with --qa stt (passed, flagged, unchecked); empty: not written"},
+	// Airtable's percent field holds the fraction too (0.083 shows as 8.3%).
+	{table: tableSegments, flag: "qa-wer", ptr: func(f *Fields) *string { return &f.SegmentQAWER },
+		types: []string{typeNumber, "percent"}, optional: true,
+		usage: "Segments: optional number field for the QA word error rate as a fraction from 0 to 1 (0.083; above 1 only when many words are inserted): format the field as percent to see 8.3%, with decimals; empty: not written"},
+	{table: tableSegments, flag: "qa-notes", ptr: func(f *Fields) *string { return &f.SegmentQANotes },
+		types: []string{typeLongText, typeText}, optional: true,
+		usage: `Segments: optional long text field for the QA notes and each difference with its time in the audio, one per line (substitution at 0:03.42: "Dr." heard as "door"); empty: not written`},
 
 	{table: tableEvents, flag: "event-id", def: "Event ID", ptr: func(f *Fields) *string { return &f.EventID },
 		types: []string{typeText, typeLongText}, usage: "Webhook Events: voicehook's event id"},

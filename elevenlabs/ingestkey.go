@@ -50,12 +50,15 @@ const (
 	dataRequestID
 	dataConversionStatus
 	dataErrorDetails
+	dataWebhookMetadata
+	dataTranscription
 	numData
 )
 
 var dataNames = [numData]string{
 	"conversation_id", "agent_id", "full_audio", "project_id", "project_snapshot_id",
 	"chapter_id", "chapter_snapshot_id", "request_id", "conversion_status", "error_details",
+	"webhook_metadata", "transcription",
 }
 
 // maxSkipDepth bounds the nesting fastIngestKey follows (encoding/json allows
@@ -85,7 +88,10 @@ const maxSkipDepth = 64
 // follows from the picked-out values alone, whatever the envelope type:
 // parseEnvelope keeps the id-based key and the type even when it then finds
 // an acted-on event malformed (no conversion_status, full_audio not a
-// string).
+// string, a speech_to_text_transcription without a readable transcription),
+// and the data members it reads only for that (full_audio, error_details,
+// webhook_metadata, transcription) are json.RawMessage, which any value
+// decodes into.
 func fastIngestKey(body []byte, segmentID string) (key, typ string, ok bool) {
 	s := scanner{b: body}
 	var top [numTop][]byte // type, event_type, eventType, status, event_timestamp values
@@ -106,7 +112,7 @@ func fastIngestKey(body []byte, segmentID string) (key, typ string, ok bool) {
 			}
 			return s.object(dataNames[:], func(f int) bool {
 				switch f {
-				case dataFullAudio, dataErrorDetails, -1:
+				case dataFullAudio, dataErrorDetails, dataWebhookMetadata, dataTranscription, -1:
 					return s.skip(2)
 				}
 				v, ok := s.plainString()

@@ -90,6 +90,9 @@ var ingestKeyCases = []struct {
 	{"text in capitals", `{"TEXT":"Hi.","language_code":"en"}`, false},
 	{"text inside data", `{"data":{"text":"x"}}`, false},
 	{"text nested deeper", `{"output":{"text":"x","words":[]}}`, true},
+	{"bare transcription object with ids", `{"request_id":"r1","transcription_id":"t1","webhook_metadata":"{\"job_id\":\"j\"}","text":"Hi.","words":[]}`, false},
+	{"bare transcription object with an object request id", `{"request_id":{"a":1},"text":"Hi.","words":[]}`, false},
+	{"bare transcription object with words of another shape", `{"text":"Hi.","words":[{"start":"0"}]}`, false},
 
 	// ElevenLabs envelopes.
 	{"project conversion success", `{"type":"project_conversion_status","event_timestamp":"1739537297","data":{"request_id":"req_1","project_id":"p_1","project_snapshot_id":"ps_1","conversion_status":"success"}}`, true},
@@ -124,6 +127,18 @@ var ingestKeyCases = []struct {
 	{"ignored type with an array agent_id", `{"type":"post_call_transcription","data":{"conversation_id":"c","agent_id":[1]}}`, false},
 	{"post_call_audio with data of another shape", `{"type":"post_call_audio","data":"oops"}`, false},
 	{"post_call_audio with null data", `{"type":"post_call_audio","data":null}`, true},
+	{"speech_to_text_transcription", `{"type":"speech_to_text_transcription","event_timestamp":1739537297,"data":{"request_id":"r1","webhook_metadata":{"job_id":"j1"},"transcription":{"language_code":"en","text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word","speaker_id":"s0"}]}}}`, true},
+	{"speech_to_text_transcription, metadata as a string", `{"type":"speech_to_text_transcription","event_timestamp":1739537297,"data":{"request_id":"r1","webhook_metadata":"{\"job_id\":\"j1\"}","transcription":{"text":"Hi."}}}`, true},
+	{"speech_to_text_transcription without a transcription", `{"type":"speech_to_text_transcription","event_timestamp":1,"data":{"request_id":"r1"}}`, true},
+	{"speech_to_text_transcription without data", `{"type":"speech_to_text_transcription","event_timestamp":1}`, true},
+	{"speech_to_text_transcription as a string", `{"type":"speech_to_text_transcription","data":{"request_id":"r1","transcription":"Hi."}}`, true},
+	{"speech_to_text_transcription with words of another shape", `{"type":"speech_to_text_transcription","data":{"request_id":"r1","transcription":{"text":"Hi.","words":[{"start":"0"}]}}}`, true},
+	{"speech_to_text_transcription with data of another shape", `{"type":"speech_to_text_transcription","data":"Hi."}`, false},
+	{"speech_to_text_transcription with an object request id", `{"type":"speech_to_text_transcription","data":{"request_id":{"r":1},"transcription":{"text":"Hi."}}}`, false},
+	{"speech_to_text_transcription, transcription key variant", `{"type":"speech_to_text_transcription","data":{"request_id":"r1","Transcription":{"text":"Hi."}}}`, false},
+	{"speech_to_text_transcription, metadata key variant", `{"type":"speech_to_text_transcription","data":{"request_id":"r1","WEBHOOK_METADATA":{},"transcription":{"text":"Hi."}}}`, false},
+	{"speech_to_text_transcription, transcription twice", `{"type":"speech_to_text_transcription","data":{"request_id":"r1","transcription":{"text":"Hi."},"transcription":null}}`, false},
+	{"speech_to_text_transcription, type in capitals", `{"type":"SPEECH_TO_TEXT_TRANSCRIPTION","data":{"request_id":"r1","transcription":{"text":"Hi."}}}`, true},
 	{"post_call_transcription", `{"type":"post_call_transcription","event_timestamp":1739537297,"data":{"agent_id":"ag","conversation_id":"conv_1","transcript":[{"role":"agent","message":"hi"}]}}`, true},
 	{"event_type alias", `{"event_type": "speech.completed", "id": "123456"}`, true},
 	{"eventType alias", `{"eventType":"test_event","data":{"id":"123"}}`, true},
@@ -261,6 +276,7 @@ func TestIngestKeyFastPath(t *testing.T) {
 		`{"type":"project_conversion_status","event_timestamp":"1739537297","data":{"request_id":"req_1","project_id":"p_1","project_snapshot_id":"ps_1","conversion_status":"success"}}`,
 		`{"type":"post_call_audio","event_timestamp":1739537297,"data":{"agent_id":"ag","conversation_id":"conv_1","full_audio":"SUQzBAAAAAAA"}}`,
 		`{"type":"post_call_transcription","event_timestamp":1739537297,"data":{"agent_id":"ag","conversation_id":"conv_1","transcript":[{"role":"agent","message":"hi"}]}}`,
+		`{"type":"speech_to_text_transcription","event_timestamp":1739537297,"data":{"request_id":"req_1","webhook_metadata":"{\"job_id\":\"job_1\",\"segment_id\":\"seg_1\"}","transcription":{"language_code":"en","language_probability":0.98,"text":"Hi there.","words":[{"text":"Hi","start":0,"end":0.3,"type":"word","speaker_id":"speaker_0"},{"text":" ","start":0.3,"end":0.35,"type":"spacing","speaker_id":"speaker_0"}]}}}`,
 	}
 	for _, body := range common {
 		key, typ, ok := fastIngestKey([]byte(body), "seg-1")
@@ -305,6 +321,7 @@ func TestIngestKeyFieldNames(t *testing.T) {
 		"conversation_id": loose, "agent_id": loose, "full_audio": raw, "project_id": loose,
 		"project_snapshot_id": loose, "chapter_id": loose, "chapter_snapshot_id": loose,
 		"request_id": loose, "conversion_status": loose, "error_details": raw,
+		"webhook_metadata": raw, "transcription": raw,
 	})
 }
 
@@ -321,12 +338,13 @@ func TestIngestKeyRandom(t *testing.T) {
 		`"conversation_id"`, `"agent_id"`, `"full_audio"`, `"project_id"`, `"project_snapshot_id"`,
 		`"chapter_id"`, `"chapter_snapshot_id"`, `"request_id"`, `"conversion_status"`, `"error_details"`,
 		`"event_timestamp"`, `"text"`, `"Text"`, `"words"`, `"language_code"`,
+		`"transcription"`, `"Transcription"`, `"webhook_metadata"`, `"transcription_id"`,
 		`"Type"`, `"EVENT_TYPE"`, `"eventtype"`, `"Status"`, `"DATA"`, `"Project_ID"`, `"st\u0061tus"`,
 		`"ſtatus"`, `"x"`, `""`, `"é"`, "\"\xff\"",
 	}
 	strs := []string{
 		`"completed"`, `"Failed"`, `" queued "`, `""`, `"  "`, `"post_call_audio"`, `"project_conversion_status"`,
-		`"success"`, `"p 1&x=y"`, `"\/"`, `"a\u0041"`, `"é"`, "\"\xff\"", "\"\u00a0\"", "\"\u212a\"",
+		`"success"`, `"speech_to_text_transcription"`, `"{\"job_id\":\"j\"}"`, `"p 1&x=y"`, `"\/"`, `"a\u0041"`, `"é"`, "\"\xff\"", "\"\u00a0\"", "\"\u212a\"",
 	}
 	lits := []string{`null`, `true`, `false`, `0`, `-1.5e3`, `12`, `1E+2`}
 	var value func(depth int) string

@@ -30,6 +30,9 @@ const (
 	TypePostCallAudio           = "post_call_audio"
 	TypeProjectConversionStatus = "project_conversion_status"
 	TypeChapterConversionStatus = "chapter_conversion_status"
+	// TypeSpeechToTextTranscription brings a QA check's transcript
+	// (voicehook.OutcomeTranscript); it changes no job.
+	TypeSpeechToTextTranscription = "speech_to_text_transcription"
 )
 
 // Event types voicehook recognises and records without acting on a job
@@ -38,7 +41,6 @@ const (
 const (
 	TypePostCallTranscription       = "post_call_transcription"
 	TypeCallInitiationFailure       = "call_initiation_failure"
-	TypeSpeechToTextTranscription   = "speech_to_text_transcription"
 	TypeVoiceRemovalNotice          = "voice_removal_notice"
 	TypeVoiceRemovalNoticeWithdrawn = "voice_removal_notice_withdrawn"
 	TypeVoiceRemoved                = "voice_removed"
@@ -114,6 +116,11 @@ type wireData struct {
 	RequestID         looseString     `json:"request_id"`
 	ConversionStatus  looseString     `json:"conversion_status"`
 	ErrorDetails      json.RawMessage `json:"error_details"`
+	// A speech_to_text_transcription's (transcription.go). Raw, so that
+	// decoding the envelope never fails on them: parseEnvelope reads them
+	// only for that type and says what it cannot use.
+	WebhookMetadata json.RawMessage `json:"webhook_metadata"`
+	Transcription   json.RawMessage `json:"transcription"`
 }
 
 // looseString accepts a JSON string, number or boolean as text and null as
@@ -229,6 +236,14 @@ func parseEnvelope(body []byte, segmentID, typ string, d *wireData, ts looseStri
 		out.Kind = voicehook.OutcomeIgnored
 		out.VoiceID = voiceID(body)
 		out.Message = voiceMessage(strings.ToLower(typ), out.VoiceID)
+	case TypeSpeechToTextTranscription:
+		x, err := envelopeTranscription(d)
+		if err != nil {
+			return malformedWith(p, err)
+		}
+		out.Kind = voicehook.OutcomeTranscript
+		out.ExternalIDs = nonEmpty(d.RequestID)
+		out.Transcription = x
 	case TypeCallInitiationFailure:
 		out.Kind = voicehook.OutcomeIgnored
 		out.Message = "call_initiation_failure: an agent's call did not start, so there is no audio; recorded only"
@@ -269,20 +284,11 @@ func voiceMessage(typ, voice string) string {
 
 // parseUntyped handles JSON with neither a type nor a status: the bare
 // speech-to-text transcription object (one ElevenLabs cookbook page sends
-// the transcription as the whole body) or some other shape. Both are
-// recorded and ignored.
+// the transcription as the whole body; see parseBareTranscription), or some
+// other shape, recorded and ignored.
 func parseUntyped(body []byte, segmentID string) Parsed {
-	var t struct {
-		Text         *string         `json:"text"`
-		Words        json.RawMessage `json:"words"`
-		LanguageCode *string         `json:"language_code"`
-	}
-	if json.Unmarshal(body, &t) == nil && t.Text != nil && (len(t.Words) > 0 || t.LanguageCode != nil) {
-		return Parsed{
-			Outcome: voicehook.Outcome{Kind: voicehook.OutcomeIgnored, EventType: TypeSpeechToTextTranscription, SegmentID: segmentID,
-				Message: "a speech-to-text transcription (the bare transcription object) is not acted on"},
-			DedupeKey: hashedEnvelopeKey(body, segmentID, TypeSpeechToTextTranscription),
-		}
+	if p, ok := parseBareTranscription(body, segmentID); ok {
+		return p
 	}
 	return Parsed{
 		Outcome: voicehook.Outcome{Kind: voicehook.OutcomeIgnored, EventType: TypeUnknown, SegmentID: segmentID,
@@ -397,7 +403,7 @@ func parseLoose(body []byte, segmentID string, decodeErr error) (Parsed, error) 
 	switch strings.ToLower(typ) {
 	case "":
 		return ignoredShape(body, segmentID, TypeUnknown, decodeErr), nil
-	case TypePostCallAudio, TypeProjectConversionStatus, TypeChapterConversionStatus:
+	case TypePostCallAudio, TypeProjectConversionStatus, TypeChapterConversionStatus, TypeSpeechToTextTranscription:
 		return ignoredShape(body, segmentID, typ, decodeErr), nil
 	}
 	return Parsed{

@@ -209,14 +209,21 @@ func TestParse(t *testing.T) {
 		{
 			name: "speech_to_text_transcription envelope",
 			body: `{"type":"speech_to_text_transcription","event_timestamp":1739537297,"data":{"request_id":"r1","webhook_metadata":"{}","transcription":{"language_code":"en","language_probability":0.98,"text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word","speaker_id":"s0"}]}}}`,
-			want: voicehook.Outcome{Kind: ignored, EventType: "speech_to_text_transcription", Message: "event type speech_to_text_transcription is not acted on"},
+			want: voicehook.Outcome{Kind: voicehook.OutcomeTranscript, EventType: "speech_to_text_transcription", ExternalIDs: []string{"r1"},
+				Transcription: &voicehook.Transcription{RequestID: "r1", Transcript: voicehook.Transcript{
+					LanguageCode: "en", LanguageProbability: 0.98, Text: "Hi.",
+					Words: []voicehook.TranscriptWord{{Text: "Hi.", Start: 0, End: 0.4, Type: "word", SpeakerID: "s0"}},
+				}}},
 		},
 		{
 			name:    "bare speech-to-text transcription object",
 			body:    `{"language_code":"en","language_probability":0.98,"text":"Hi there.","words":[{"text":"Hi","start":0,"end":0.3,"type":"word"}]}`,
 			segment: "s",
-			want: voicehook.Outcome{Kind: ignored, EventType: "speech_to_text_transcription", SegmentID: "s",
-				Message: "a speech-to-text transcription (the bare transcription object) is not acted on"},
+			want: voicehook.Outcome{Kind: voicehook.OutcomeTranscript, EventType: "speech_to_text_transcription", SegmentID: "s",
+				Transcription: &voicehook.Transcription{Transcript: voicehook.Transcript{
+					LanguageCode: "en", LanguageProbability: 0.98, Text: "Hi there.",
+					Words: []voicehook.TranscriptWord{{Text: "Hi", Start: 0, End: 0.3, Type: "word"}},
+				}}},
 		},
 		{
 			name: "call_initiation_failure",
@@ -406,6 +413,8 @@ func FuzzParse(f *testing.F) {
 		`{"type":"chapter_conversion_status","data":{"project_id":"p","chapter_id":"c","chapter_snapshot_id":"s","conversion_status":"error","error_details":{"a":1}}}`,
 		`{"event_type": "speech.completed", "id": "123456"}`,
 		`{"type":"x","data":[1]}`,
+		`{"type":"speech_to_text_transcription","event_timestamp":1,"data":{"request_id":"r","webhook_metadata":"{\"job_id\":\"j\",\"n\":[1]}","transcription":{"language_code":"en","text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word","speaker_id":"s0"}]}}}`,
+		`{"request_id":"r","webhook_metadata":{"job_id":"j"},"text":"Hi.","words":[]}`,
 		`{"type":"post_call_audio","data":{"full_audio":""}}`,
 		`{"type":"post_call_audio","data":{"full_audio":"\""}}`,
 		``, `null`, `{`, `"x"`,
@@ -433,8 +442,15 @@ func FuzzParse(f *testing.F) {
 		}
 		switch p1.Outcome.Kind {
 		case voicehook.OutcomeCompleted, voicehook.OutcomeFailed, voicehook.OutcomeProgress, voicehook.OutcomeIgnored:
+		case voicehook.OutcomeTranscript:
+			if p1.Outcome.Transcription == nil || p1.Outcome.EventType == "" {
+				t.Fatalf("transcript outcome without a transcription: %+v", p1.Outcome)
+			}
 		default:
 			t.Fatalf("Kind = %q", p1.Outcome.Kind)
+		}
+		if (p1.Outcome.Transcription != nil) != (p1.Outcome.Kind == voicehook.OutcomeTranscript) {
+			t.Fatalf("Transcription %v on a %q outcome", p1.Outcome.Transcription, p1.Outcome.Kind)
 		}
 		if p1.Outcome.Kind == voicehook.OutcomeFailed && p1.Outcome.Message == "" {
 			t.Fatal("failure without a message")

@@ -45,6 +45,8 @@ type Generator struct {
 	// Studio creates the Studio projects of jobs that ask for one.
 	Studio  *elevenlabs.Studio
 	Limiter *Limiter
+	// QA, if set (--qa stt), checks every generated voiceover.
+	QA *Checker
 	// PartsDir keeps generated parts until the whole voiceover is stored:
 	// in the data dir, so they outlive a crash.
 	PartsDir      string
@@ -101,6 +103,9 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 			return res
 		}
 	}
+	if err := g.QA.QueueQA(ctx, job, gen.Script.Text, *gen.Audio); err != nil {
+		return voicehook.RunResult{Retry: err}
+	}
 	end := voicehook.Completed(*gen.Audio, g.Clock.Now().UTC())
 	end.Captions = gen.Captions
 	if err := g.Records.FinishJob(ctx, job, end); err != nil {
@@ -122,6 +127,13 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 func (g *Generator) submitStudio(ctx context.Context, log *slog.Logger, gen voicehook.Generation, job voicehook.Job, run voicehook.GenerationRun) voicehook.RunResult {
 	if len(gen.Parts) == 0 {
 		sc := gen.Script
+		if g.QA != nil {
+			// The project's callback completes the job: QA then checks it
+			// against this text.
+			if err := g.QA.QA.ExpectScript(ctx, job, sc.Text); err != nil {
+				return voicehook.RunResult{Retry: fmt.Errorf("recording the script for QA: %w", err)}
+			}
+		}
 		project, err := g.Studio.CreateProject(ctx, elevenlabs.ProjectRequest{Name: "voicehook " + gen.SegmentID, ModelID: sc.ModelID,
 			VoiceID: sc.VoiceID, Text: sc.Text, CallbackURL: sc.CallbackURL})
 		switch {

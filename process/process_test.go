@@ -317,12 +317,12 @@ func TestProcessDecisions(t *testing.T) {
 		},
 		want: result{Wait: true, Event: voicehook.EventReceived, Attempts: []voicehook.AttemptOutcome{voicehook.AttemptWaiting}},
 	}, {
-		name: "the bare speech-to-text transcription is recorded and ignored",
+		name: "a speech-to-text transcript is recorded and ignored while QA is off",
 		arrange: func(b bundle) {
 			b.addJob(voicehook.JobProcessing, time.Time{})
 			b.addEvent(ev, bareSTT, b.clock.Now(), voicehook.EventReceived)
 		},
-		want: result{Event: voicehook.EventIgnored, Details: "a speech-to-text transcription (the bare transcription object) is not acted on",
+		want: result{Event: voicehook.EventIgnored, Details: "speech-to-text transcript: voiceover QA is off (--qa stt turns it on)",
 			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptIgnored}, Job: voicehook.JobProcessing, Segment: voicehook.SegmentPending},
 	}, {
 		name: "a new event type is ignored, never failed",

@@ -48,6 +48,9 @@ type Processor struct {
 	// Voices, if set, records voice removal notices, which mark the
 	// segments voiced with the voice.
 	Voices voicehook.VoiceNotices
+	// QA, if set (--qa stt), queues the check of every stored voiceover
+	// whose script is known and receives speech-to-text transcripts.
+	QA *Checker
 	// Grace is how long an event with no matching job keeps waiting for
 	// one: the callback often races the job's creation.
 	Grace time.Duration
@@ -171,6 +174,8 @@ func (s *step) run(ctx context.Context) (voicehook.EventFinish, voicehook.RunRes
 		return s.noteVoice(ctx, out)
 	}
 	switch out.Kind {
+	case voicehook.OutcomeTranscript:
+		return s.transcript(ctx, out)
 	case voicehook.OutcomeIgnored:
 		return done(voicehook.EventIgnored, out.Message)
 	case voicehook.OutcomeProgress:
@@ -219,7 +224,27 @@ func (s *step) run(ctx context.Context) (voicehook.EventFinish, voicehook.RunRes
 	if err != nil {
 		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
 	}
+	// Queued before the records move, so a crash between the two cannot
+	// leave a completed voiceover unchecked.
+	if err := s.p.QA.QueueQA(ctx, s.job, "", audio); err != nil {
+		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
+	}
 	return s.complete(ctx, audio)
+}
+
+// transcript hands a speech-to-text transcript to QA; it changes no job.
+func (s *step) transcript(ctx context.Context, out voicehook.Outcome) (voicehook.EventFinish, voicehook.RunResult) {
+	if s.p.QA == nil {
+		return done(voicehook.EventIgnored, "speech-to-text transcript: voiceover QA is off (--qa stt turns it on)")
+	}
+	fin, err := s.p.QA.Receive(ctx, s.ev.ID, *out.Transcription)
+	if errors.Is(err, errNoCheck) {
+		return s.waitOrGiveUp(err)
+	}
+	if err != nil {
+		return voicehook.EventFinish{}, voicehook.RunResult{Retry: err}
+	}
+	return fin, voicehook.RunResult{}
 }
 
 func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job, error) {

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,25 +51,45 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err.Error())
 		return
 	}
-	job, err := s.Records.CreateJob(r.Context(), voicehook.NewJob{SegmentID: req.SegmentID, Type: req.Type, ExternalID: req.ExternalID, Script: script})
+	nj := voicehook.NewJob{SegmentID: req.SegmentID, Type: req.Type, ExternalID: req.ExternalID, Script: script}
+	expected := ""
+	if script == nil {
+		expected = req.Text // a callback job whose script is known ("generate": false)
+	}
+	job, err := s.createJob(r.Context(), nj, expected)
 	if err != nil {
 		s.writeStoreError(w, err, "job")
 		return
 	}
-	if script != nil {
-		if err := s.Generations.AddGeneration(r.Context(), job, *script); err != nil {
+	writeJSON(w, http.StatusCreated, job)
+}
+
+// createJob creates a job and queues its generation, or records the script
+// a callback job should say. The error is a store error.
+func (s *Server) createJob(ctx context.Context, nj voicehook.NewJob, expected string) (voicehook.Job, error) {
+	job, err := s.Records.CreateJob(ctx, nj)
+	if err != nil {
+		return job, err
+	}
+	if nj.Script != nil {
+		if err := s.Generations.AddGeneration(ctx, job, *nj.Script); err != nil {
 			// The job exists but nothing will generate it: fail it rather
 			// than leave it processing forever.
-			if ferr := s.Records.FinishJob(r.Context(), job, voicehook.Failed("could not queue the generation: "+err.Error(), s.Clock.Now().UTC())); ferr != nil {
+			if ferr := s.Records.FinishJob(ctx, job, voicehook.Failed("could not queue the generation: "+err.Error(), s.Clock.Now().UTC())); ferr != nil {
 				s.Logger.Error("failing a job whose generation could not be queued", "job_id", job.ID, "err", ferr)
 			}
-			s.writeStoreError(w, err, "generation")
-			return
+			return job, fmt.Errorf("queueing the generation: %w", err)
+		}
+	}
+	if expected != "" && s.QA != nil {
+		if err := s.QA.ExpectScript(ctx, job, expected); err != nil {
+			// The job works without QA; say so in the log.
+			s.Logger.Warn("recording a callback job's script for QA; its voiceover will not be checked", "job_id", job.ID, "err", err)
 		}
 	}
 	job.CallbackURL = s.callbackURL(job.SegmentID)
-	s.Logger.Info("job created", "job_id", job.ID, "segment_id", job.SegmentID, "generated", script != nil)
-	writeJSON(w, http.StatusCreated, job)
+	s.Logger.Info("job created", "job_id", job.ID, "segment_id", job.SegmentID, "generated", nj.Script != nil)
+	return job, nil
 }
 
 func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +132,7 @@ func (s *Server) handleGetSegment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.withVoiceNotice(r.Context(), &seg)
+	s.withQA(r.Context(), &seg)
 	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{SegmentID: seg.ID})
 	if err != nil {
 		s.writeStoreError(w, err, "jobs")

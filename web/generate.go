@@ -27,6 +27,10 @@ type generationRequest struct {
 	NextText      string                   `json:"next_text"`
 	Sequence      *voicehook.Sequence      `json:"sequence"`
 	Studio        bool                     `json:"studio"`
+	// Generate false makes a job with text a callback job whose script is
+	// known: voicehook does not generate it, and QA checks the voiceover
+	// the callback brings against the text.
+	Generate *bool `json:"generate"`
 }
 
 // maxScriptRunes bounds one job's text: long scripts are split into parts
@@ -51,6 +55,12 @@ func (s *Server) script(ctx context.Context, segmentID string, req generationReq
 	if req.Text == "" {
 		if req.VoiceID != "" || req.ModelID != "" || req.Sequence != nil || req.Studio {
 			return nil, http.StatusBadRequest, errors.New("text is required to generate a voiceover")
+		}
+		return nil, 0, nil
+	}
+	if req.Generate != nil && !*req.Generate {
+		if req.VoiceID != "" || req.ModelID != "" || req.Sequence != nil || req.Studio {
+			return nil, http.StatusBadRequest, errors.New(`"generate": false makes a callback job: it takes text but no voice_id, model_id, sequence or studio`)
 		}
 		return nil, 0, nil
 	}

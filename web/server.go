@@ -47,6 +47,9 @@ type Server struct {
 	// VoiceNotices, if set, adds to a segment the notice on the voice of
 	// its generated voiceover (voice_notice).
 	VoiceNotices voicehook.VoiceNotices
+	// QA, if set, shows segments' QA checks, records the scripts of
+	// callback jobs created with text, and serves /qa.
+	QA voicehook.QAChecks
 	// ScriptFromRecords: a job without text takes its segment's script
 	// from the records (Airtable with --airtable-field-script).
 	ScriptFromRecords bool
@@ -104,6 +107,8 @@ func (s *Server) Handler() http.Handler {
 	api("POST /api/jobs", s.handleCreateJob)
 	api("GET /api/jobs", s.handleListJobs)
 	api("GET /api/jobs/{id}", s.handleGetJob)
+	api("POST /api/jobs/{id}/regenerate", s.handleRegenerate)
+	api("GET /api/qa", s.handleListQA)
 	api("GET /api/segments/{id}", s.handleGetSegment)
 	api("GET /api/segments/{id}/callback-url", s.handleCallbackURL)
 	api("GET /api/segments/{id}/captions.vtt", s.handleCaptions("vtt"))

@@ -172,9 +172,36 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		}
 		qcfg.Generator, qcfg.GenerationWorkers = gen, cfg.ElevenLabsConc
 	}
+	var checker *process.Checker
+	if cfg.QA == "stt" {
+		// qaWorkers: speech-to-text requests at once; each is short (the
+		// webhook mode's answer comes at once).
+		const qaWorkers = 2
+		// Every stored voiceover whose script is known is transcribed and
+		// compared with it, on a queue of its own.
+		checker = &process.Checker{
+			Records: records,
+			STT:     &elevenlabs.STT{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+			Sync:    cfg.QAMode == "sync", Model: cfg.QAModel, MaxWER: cfg.QAMaxWER,
+			Clock: clock, Logger: a.log.With("component", "qa"), Metrics: m,
+		}
+		if r, ok := storage.(voicehook.AudioReader); ok {
+			checker.Audio = r
+		}
+		qcfg.Checker, qcfg.QAWorkers = checker, qaWorkers
+		proc.QA = checker
+		if gen != nil {
+			gen.QA = checker
+		}
+	}
 	a.queue, err = a.db.NewQueue(proc, qcfg)
 	if err != nil {
 		return err
+	}
+	var qaChecks voicehook.QAChecks
+	if checker != nil {
+		checker.QA = a.queue.QA()
+		qaChecks = checker.QA
 	}
 	var generations voicehook.Generations
 	if gen != nil {
@@ -199,6 +226,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Records:      records,
 		Generations:  generations,
 		VoiceNotices: a.db,
+		QA:           qaChecks,
 		// A base whose segments hold their scripts needs only the
 		// segment id to generate.
 		ScriptFromRecords:    cfg.Records == "airtable" && cfg.Airtable.Fields.SegmentScript != "",

@@ -54,6 +54,10 @@ type config struct {
 	AckTimeout        time.Duration
 	LogFormat         string
 	LogLevel          string
+	QA                string
+	QAMode            string
+	QAMaxWER          float64
+	QAModel           string
 }
 
 // s3Flags configure --storage s3.
@@ -104,6 +108,12 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.Var(&c.MaxAudioBytes, "max-audio-bytes", "largest audio file accepted (e.g. 200MiB)")
 	fs.Var(&c.TempMaxBytes, "temp-max-bytes", "bytes <data-dir>/tmp may hold (audio on its way to storage); a download that would pass it "+
 		"stops and is retried later (default the larger of 2GiB and twice --max-audio-bytes)")
+	fs.StringVar(&c.QA, "qa", "off", "voiceover QA: off, or stt to transcribe every stored voiceover whose script is known with ElevenLabs speech to text "+
+		"and flag those that stray from it (billed per hour of audio; needs --elevenlabs-api-key)")
+	fs.StringVar(&c.QAMode, "qa-mode", "webhook", "how QA gets the transcript: webhook (speech to text delivers it to /webhooks/elevenlabs, signed; "+
+		"the workspace needs a speech-to-text webhook) or sync (waits for it in the answer)")
+	fs.Float64Var(&c.QAMaxWER, "qa-max-wer", 0.08, "QA flags a voiceover whose word error rate against its script is above this (0.08: 8 words in 100)")
+	fs.StringVar(&c.QAModel, "qa-model", "scribe_v1", "speech-to-text model QA uses")
 	fs.StringVar(&c.Records, "records", "sql", "system of record for jobs and segments: sql|airtable")
 	c.Airtable.RegisterFlags(fs)
 	fs.StringVar(&c.Storage, "storage", "local", "where audio is stored: local|s3|nca")
@@ -186,6 +196,7 @@ func (c *config) validate() error {
 	if c.TempMaxBytes != 0 && c.TempMaxBytes < c.MaxAudioBytes {
 		errs = append(errs, "--temp-max-bytes: want at least --max-audio-bytes, or the largest audio accepted could never be downloaded")
 	}
+	errs = append(errs, c.qaProblems()...)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, "--log-format: want text or json")
 	}
@@ -193,6 +204,38 @@ func (c *config) validate() error {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// qaProblems lists what is wrong with the --qa flags.
+func (c *config) qaProblems() []string {
+	var errs []string
+	switch c.QA {
+	case "off", "":
+		return nil
+	case "stt":
+	default:
+		return []string{fmt.Sprintf("--qa %q: want off or stt", c.QA)}
+	}
+	if c.ElevenLabsAPIKey == "" {
+		errs = append(errs, "--qa stt needs --elevenlabs-api-key: speech to text is an ElevenLabs API call")
+	}
+	switch c.QAMode {
+	case "sync":
+	case "webhook":
+		if len(c.secrets()) == 0 {
+			errs = append(errs, "--qa-mode webhook needs --elevenlabs-secret: the transcript arrives as a signed webhook "+
+				"(or use --qa-mode sync, which waits for it in the answer)")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("--qa-mode %q: want webhook or sync", c.QAMode))
+	}
+	if c.QAMaxWER < 0 || c.QAMaxWER > 1 {
+		errs = append(errs, fmt.Sprintf("--qa-max-wer %g: want a fraction from 0 to 1, such as 0.08", c.QAMaxWER))
+	}
+	if strings.TrimSpace(c.QAModel) == "" {
+		errs = append(errs, "--qa-model: want a speech-to-text model id such as scribe_v1")
+	}
+	return errs
 }
 
 // problems lists what --storage s3 is missing.

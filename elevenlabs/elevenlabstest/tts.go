@@ -115,6 +115,7 @@ func StartTTS(apiKey string) *TTSEmulator {
 	// Same paths without a method: anything but POST gets 405.
 	mux.HandleFunc("/v1/text-to-speech/{voice}/with-timestamps", methodNotAllowed)
 	mux.HandleFunc("/v1/text-to-speech/{voice}", methodNotAllowed)
+	e.routeSTT(mux) // POST /v1/speech-to-text, in stt.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "Not Found")
 	})
@@ -295,6 +296,10 @@ func (e *TTSEmulator) serve(w http.ResponseWriter, r *http.Request, withTimestam
 		bad, e.malformed = e.malformed[0], e.malformed[1:]
 	}
 	e.mu.Unlock()
+	if bad == 0 {
+		// What speech to text will hear in this audio (stt.go).
+		e.rememberSpeech(call, frames, requestID)
+	}
 	sw.Header().Set("request-id", requestID)
 	sw.Header().Set("character-cost", strconv.Itoa(utf8.RuneCountInString(call.Text)))
 

@@ -39,6 +39,11 @@ type Metrics struct {
 	Characters prometheus.Counter
 	// ElevenLabsSeconds is the time one text-to-speech request takes.
 	ElevenLabsSeconds prometheus.Histogram
+	// QAOutcomes counts finished QA checks by status (passed, flagged,
+	// unchecked); QAWER is the word error rate of each verdict;
+	// QARequests counts speech-to-text requests by result.
+	QAOutcomes, QARequests *prometheus.CounterVec
+	QAWER                  prometheus.Histogram
 }
 
 // New builds the collectors on a fresh registry.
@@ -78,9 +83,19 @@ func New() *Metrics {
 			Name: "voicehook_elevenlabs_tts_duration_seconds", Help: "Time one text-to-speech request takes.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
 		}),
+		QAOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicehook_qa_checks_total", Help: "Finished voiceover QA checks by status.",
+		}, []string{"status"}),
+		QARequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voicehook_elevenlabs_stt_requests_total", Help: "Speech-to-text requests by result.",
+		}, []string{"result"}),
+		QAWER: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "voicehook_qa_word_error_rate", Help: "Word error rate of each QA verdict (transcript against script).",
+			Buckets: []float64{0, .01, .02, .05, .08, .1, .15, .2, .3, .5, 1},
+		}),
 	}
 	m.Registry.MustRegister(m.Deliveries, m.Rejected, m.AckLatency, m.Outcomes, m.ProcessingSeconds, m.OutsideCalls,
-		m.Generations, m.GenerationCalls, m.Characters, m.ElevenLabsSeconds,
+		m.Generations, m.GenerationCalls, m.Characters, m.ElevenLabsSeconds, m.QAOutcomes, m.QARequests, m.QAWER,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -47,6 +47,9 @@ type QueueConfig struct {
 	// GenerationWorkers wide (--elevenlabs-concurrency).
 	Generator         voicehook.Generator
 	GenerationWorkers int
+	// Checker, if set, runs QA checks on their own queue, QAWorkers wide.
+	Checker   voicehook.QAChecker
+	QAWorkers int
 
 	MaxAttempts int
 	// RetryBase is the first retry delay; each retry doubles it, with
@@ -132,6 +135,12 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 			return nil, fmt.Errorf("registering generation worker: %w", err)
 		}
 		queues[GenerationQueue] = river.QueueConfig{MaxWorkers: max(cfg.GenerationWorkers, 1)}
+	}
+	if cfg.Checker != nil {
+		if err := river.AddWorkerSafely(workers, &qaWorker{checker: cfg.Checker}); err != nil {
+			return nil, fmt.Errorf("registering QA worker: %w", err)
+		}
+		queues[QAQueue] = river.QueueConfig{MaxWorkers: max(cfg.QAWorkers, 1)}
 	}
 	client, err := river.NewClient(db.cfg.River, &river.Config{
 		ID:                   cfg.ReplicaID,
@@ -335,6 +344,16 @@ type generateWorker struct {
 
 func (w *generateWorker) Work(ctx context.Context, job *river.Job[GenerateArgs]) error {
 	return riverResult(w.gen.Generate(ctx, voicehook.GenerationRun{JobID: job.Args.JobID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}))
+}
+
+// qaWorker adapts the QA checker to River.
+type qaWorker struct {
+	river.WorkerDefaults[QAArgs]
+	checker voicehook.QAChecker
+}
+
+func (w *qaWorker) Work(ctx context.Context, job *river.Job[QAArgs]) error {
+	return riverResult(w.checker.Check(ctx, voicehook.QARun{JobID: job.Args.JobID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}))
 }
 
 // riverResult turns a RunResult into what River expects of a worker.

@@ -16,6 +16,7 @@ func migrations(d Dialect) []Migration {
 		{Version: 3, SQL: schemaV3},
 		{Version: 4, SQL: strings.ReplaceAll(schemaSpool, "{{BLOB}}", blob)}, // spool.go
 		{Version: 5, SQL: voicesMigration(d)},                                // voices.go
+		{Version: 6, SQL: schemaQA},                                          // qa.go
 	}
 }
 
