@@ -171,8 +171,11 @@ func (c *Checker) submit(ctx context.Context, chk voicehook.QACheck) (elevenlabs
 	if chk.Audio == nil {
 		return elevenlabs.TranscribeResult{}, voicehook.Permanent("the check names no stored voiceover", nil)
 	}
-	req := elevenlabs.TranscribeRequest{ModelID: c.Model, Webhook: !c.Sync,
-		WebhookMetadata: map[string]string{"job_id": chk.JobID, "segment_id": chk.SegmentID}}
+	req := elevenlabs.TranscribeRequest{ModelID: c.Model, Webhook: !c.Sync}
+	if !c.Sync {
+		// What the webhook's transcript is matched by.
+		req.WebhookMetadata = map[string]string{"job_id": chk.JobID, "segment_id": chk.SegmentID}
+	}
 	if fetch.PublicHTTPS(chk.Audio.URL) {
 		req.CloudStorageURL = chk.Audio.URL
 		return c.STT.Transcribe(ctx, req)
