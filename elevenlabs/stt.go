@@ -35,6 +35,9 @@ const DefaultSTTModel = "scribe_v1"
 // encoded JSON.
 const MaxWebhookMetadataBytes = 16 << 10
 
+// ErrTranscriptTooLarge: the speech-to-text answer is over STT.MaxBytes.
+var ErrTranscriptTooLarge = errors.New("speech-to-text answer too large")
+
 // DefaultMaxTranscriptBytes bounds a speech-to-text answer: an hour of
 // speech is some 20,000 tokens of about 100 bytes each, well under this.
 const DefaultMaxTranscriptBytes = 32 << 20
@@ -160,24 +163,9 @@ func (c *STT) transcribe(ctx context.Context, req TranscribeRequest) (Transcribe
 		return TranscribeResult{}, err // the *url.Error names the URL, never the key
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		apiErr := parseAPIError(resp, key)
-		if apiErr.Permanent() {
-			return TranscribeResult{}, voicehook.Permanent(refusal(apiErr), apiErr)
-		}
-		return TranscribeResult{}, apiErr
-	}
-
-	limit := c.MaxBytes
-	if limit <= 0 {
-		limit = DefaultMaxTranscriptBytes
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	raw, err := readAnswer(resp, key, c.MaxBytes, DefaultMaxTranscriptBytes, ErrTranscriptTooLarge)
 	if err != nil {
-		return TranscribeResult{}, fmt.Errorf("reading the answer: %w", err)
-	}
-	if int64(len(raw)) > limit {
-		return TranscribeResult{}, voicehook.Permanent(fmt.Sprintf("the answer exceeds %d bytes; raise the limit", limit), nil)
+		return TranscribeResult{}, err
 	}
 	if req.Webhook {
 		return decodeAcknowledgement(raw)

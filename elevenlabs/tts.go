@@ -147,24 +147,9 @@ func (t *TTS) generate(ctx context.Context, req SpeechRequest) (Speech, error) {
 		return Speech{}, err // the *url.Error names the URL: ids, never the key
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		apiErr := parseAPIError(resp, key)
-		if apiErr.Permanent() {
-			return Speech{}, voicehook.Permanent(refusal(apiErr), apiErr)
-		}
-		return Speech{}, apiErr
-	}
-
-	limit := t.MaxBytes
-	if limit <= 0 {
-		limit = DefaultMaxReplyBytes
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	raw, err := readAnswer(resp, key, t.MaxBytes, DefaultMaxReplyBytes, ErrReplyTooLarge)
 	if err != nil {
-		return Speech{}, fmt.Errorf("reading the reply: %w", err)
-	}
-	if int64(len(raw)) > limit {
-		return Speech{}, voicehook.Permanent(fmt.Sprintf("the reply exceeds %d bytes; shorten the text or raise the limit", limit), ErrReplyTooLarge)
+		return Speech{}, err
 	}
 	sp, err := decodeSpeech(raw)
 	if err != nil {
@@ -302,6 +287,30 @@ func (e *APIError) Permanent() bool { return !e.Temporary() }
 
 // refusal is the operator's reason for a permanent error, with a hint where
 // one helps.
+// readAnswer reads a 2xx answer of at most limit bytes (def when limit is
+// 0); another status is the API's error, permanent when ElevenLabs means
+// it, and an answer over the limit is tooLarge, permanent.
+func readAnswer(resp *http.Response, key string, limit, def int64, tooLarge error) ([]byte, error) {
+	if resp.StatusCode/100 != 2 {
+		apiErr := parseAPIError(resp, key)
+		if apiErr.Permanent() {
+			return nil, voicehook.Permanent(refusal(apiErr), apiErr)
+		}
+		return nil, apiErr
+	}
+	if limit <= 0 {
+		limit = def
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, voicehook.Permanent(fmt.Sprintf("the answer exceeds %d bytes; raise the limit", limit), tooLarge)
+	}
+	return raw, nil
+}
+
 func refusal(e *APIError) string {
 	switch {
 	case e.Code == "invalid_api_key" || e.Code == "needs_authorization":

@@ -32,7 +32,7 @@ type admin struct {
 }
 
 // pageNames are the templates in templates/, each rendered inside layout.html.
-var pageNames = []string{"overview", "events", "event", "jobs", "segment", "dead", "login", "error"}
+var pageNames = []string{"overview", "events", "event", "jobs", "segment", "dead", "login", "error", "qa"}
 
 func newAdmin(s *Server) *admin {
 	a := &admin{s: s, pages: map[string]*template.Template{}, csrf: newCSRF(s)}
@@ -47,6 +47,7 @@ func newAdmin(s *Server) *admin {
 		"statusClass": statusClass,
 		"path":        url.PathEscape,
 		"seconds":     func(ms int64) string { return fmt.Sprintf("%.1f s", float64(ms)/1000) },
+		"qaOn":        func() bool { return s.QA != nil }, // the menu's QA link
 	}
 	for _, name := range pageNames {
 		a.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
@@ -67,6 +68,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	page("GET /segments/{id}", a.segment)
 	page("GET /dead", a.dead)
 	page("POST /dead/replay", a.replayAll)
+	page("GET /qa", a.qaList)
+	page("POST /qa/regenerate", a.qaRegenerate)
 	page("POST /logout", a.logout)
 	mux.Handle("GET /login", a.headers(http.HandlerFunc(a.loginForm)))
 	mux.Handle("POST /login", a.headers(http.HandlerFunc(a.login)))

@@ -411,6 +411,8 @@ type segmentData struct {
 	Events     []voicehook.Event
 	EventsURL  string
 	MoreEvents bool
+	// QA is the comparison of the voiceover with its script (--qa stt).
+	QA *qaView
 }
 
 const segmentEvents = 20
@@ -423,6 +425,12 @@ func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.s.withVoiceNotice(ctx, &seg)
+	// As withQA, keeping the check for the comparison: one read.
+	var comparison *qaView
+	if c, ok := a.s.segmentQA(ctx, seg); ok {
+		seg.WithQA(c)
+		comparison = a.segmentQAView(ctx, seg, c)
+	}
 	jobs, err := a.s.Records.ListJobs(ctx, voicehook.JobFilter{SegmentID: seg.ID})
 	for i := range jobs {
 		a.s.withGeneration(ctx, &jobs[i])
@@ -437,6 +445,7 @@ func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := segmentData{Segment: seg, Jobs: jobs, Events: events, MoreEvents: len(events) == segmentEvents,
-		EventsURL: "/events?" + url.Values{"segment": {seg.ID}}.Encode()}
-	a.render(w, r, http.StatusOK, "segment", page{Title: "Segment " + seg.ID, Nav: "jobs", Data: d})
+		EventsURL: "/events?" + url.Values{"segment": {seg.ID}}.Encode(), QA: comparison}
+	a.render(w, r, http.StatusOK, "segment", page{Title: "Segment " + seg.ID, Nav: "jobs",
+		Notice: a.regenerateNotice(ctx, r.URL.Query(), seg, jobs), Data: d})
 }

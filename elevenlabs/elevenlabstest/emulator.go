@@ -140,16 +140,8 @@ func (e *Emulator) front(next http.Handler) http.Handler {
 		}
 		e.mu.Unlock()
 
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				return
-			case <-e.done:
-				return
-			}
+		if delay > 0 && !hold(r, e.done, delay) {
+			return
 		}
 		if fail != 0 {
 			injectFailure(w, fail)
@@ -187,13 +179,7 @@ func (e *Emulator) serveChapter(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, snap voicehook.StudioSnapshot) {
-	// Messages as the real API words them.
-	switch key := r.Header.Get("xi-api-key"); {
-	case key == "":
-		writeError(w, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
-		return
-	case key != e.APIKey:
-		writeError(w, http.StatusUnauthorized, "invalid_api_key", "Invalid API key")
+	if !authorized(w, r, e.APIKey) {
 		return
 	}
 	var body struct {
@@ -271,4 +257,33 @@ func snapKey(s voicehook.StudioSnapshot) string {
 		return "chapter\x00" + s.ProjectID + "\x00" + s.ChapterID + "\x00" + s.ChapterSnapshotID
 	}
 	return "project\x00" + s.ProjectID + "\x00" + s.ProjectSnapshotID
+}
+
+// hold keeps a request waiting for d, as a slow ElevenLabs would; false
+// means the client went away or the emulator closed first (answer
+// nothing).
+func hold(r *http.Request, done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-done:
+	}
+	return false
+}
+
+// authorized checks the xi-api-key header against key and, when it is
+// missing or wrong, answers 401 with the real API's words.
+func authorized(w http.ResponseWriter, r *http.Request, key string) bool {
+	switch got := r.Header.Get("xi-api-key"); {
+	case got == "":
+		writeError(w, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
+		return false
+	case got != key:
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "Invalid API key")
+		return false
+	}
+	return true
 }

@@ -373,13 +373,7 @@ func (e *TTSEmulator) serveSTT(rw http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
-	// Messages as the real API words them.
-	switch key := r.Header.Get("xi-api-key"); {
-	case key == "":
-		writeError(w, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
-		return
-	case key != e.APIKey:
-		writeError(w, http.StatusUnauthorized, "invalid_api_key", "Invalid API key")
+	if !authorized(w, r, e.APIKey) {
 		return
 	}
 	s.mu.Lock()
@@ -400,16 +394,8 @@ func (e *TTSEmulator) serveSTT(rw http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delay := s.delay
 	s.mu.Unlock()
-	if delay > 0 && !c.Webhook {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-e.done:
-			return
-		}
+	if !c.Webhook && delay > 0 && !hold(r, e.done, delay) {
+		return
 	}
 
 	language := c.LanguageCode

@@ -110,12 +110,7 @@ type studioContent []struct {
 }
 
 func (e *Emulator) serveCreateProject(w http.ResponseWriter, r *http.Request) {
-	switch key := r.Header.Get("xi-api-key"); {
-	case key == "":
-		writeError(w, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
-		return
-	case key != e.APIKey:
-		writeError(w, http.StatusUnauthorized, "invalid_api_key", "Invalid API key")
+	if !authorized(w, r, e.APIKey) {
 		return
 	}
 	if err := r.ParseMultipartForm(8 << 20); err != nil {

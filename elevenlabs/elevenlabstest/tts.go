@@ -245,13 +245,7 @@ func (e *TTSEmulator) serve(w http.ResponseWriter, r *http.Request, withTimestam
 	sw := e.begin(w, call)
 	defer sw.end()
 
-	// Messages as the real API words them.
-	switch key := r.Header.Get("xi-api-key"); {
-	case key == "":
-		writeError(sw, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
-		return
-	case key != e.APIKey:
-		writeError(sw, http.StatusUnauthorized, "invalid_api_key", "Invalid API key")
+	if !authorized(sw, r, e.APIKey) {
 		return
 	}
 
@@ -267,16 +261,8 @@ func (e *TTSEmulator) serve(w http.ResponseWriter, r *http.Request, withTimestam
 	e.mu.Lock()
 	delay := e.delay
 	e.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-e.done:
-			return
-		}
+	if delay > 0 && !hold(r, e.done, delay) {
+		return
 	}
 	if f, ok := e.nextFailure(); ok {
 		writeError(sw, f.status, f.detail, f.message)

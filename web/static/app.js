@@ -16,6 +16,31 @@ document.addEventListener("DOMContentLoaded", function () {
     var d = new Date(t.getAttribute("datetime"));
     if (!isNaN(d)) t.title = d.toLocaleString();
   });
+  // Voiceover QA: a highlighted word or a difference (data-at, in seconds)
+  // plays the page's voiceover from that moment. Without this script the
+  // same link opens the audio at its #t= media fragment.
+  var voiceover = document.getElementById("voiceover");
+  if (voiceover) {
+    var marked = null;
+    document.addEventListener("click", function (ev) {
+      if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return; // a new tab stays a new tab
+      var el = ev.target.closest("[data-at]");
+      if (!el) return;
+      var at = parseFloat(el.getAttribute("data-at"));
+      if (!isFinite(at) || at < 0) return;
+      ev.preventDefault();
+      var seek = function () {
+        voiceover.currentTime = at;
+        var played = voiceover.play();
+        if (played && played.catch) played.catch(function () {}); // autoplay refused: the position is set
+      };
+      // Before its metadata is loaded the audio cannot seek yet.
+      if (voiceover.readyState >= 1) seek(); else { voiceover.addEventListener("loadedmetadata", seek, { once: true }); voiceover.load(); }
+      if (marked) marked.classList.remove("qa-playing");
+      marked = el.closest("tr") || el;
+      marked.classList.add("qa-playing");
+    });
+  }
   // A button that sends a form is disabled while the form is sent.
   document.querySelectorAll("form[method=post]").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
