@@ -105,9 +105,9 @@ func TestUnknownShapesAreIgnored(t *testing.T) {
 		body, typ, status, details string
 	}{
 		{`{"language_code":"en","language_probability":0.98,"text":"Hi.","words":[{"text":"Hi.","start":0,"end":0.4,"type":"word"}]}`,
-			"speech_to_text_transcription", "ignored", "a speech-to-text transcription (the bare transcription object) is not acted on"},
+			"speech_to_text_transcription", "ignored", "speech-to-text transcript: voiceover QA is off (--qa stt turns it on)"},
 		{`{"type":"speech_to_text_transcription","event_timestamp":1739537297,"data":{"request_id":"r1","transcription":{"language_code":"en","text":"Hi.","words":[]}}}`,
-			"speech_to_text_transcription", "ignored", "event type speech_to_text_transcription is not acted on"},
+			"speech_to_text_transcription", "ignored", "speech-to-text transcript: voiceover QA is off (--qa stt turns it on)"},
 		{`{"type":"agent_handoff","event_timestamp":1739537297,"data":{"conversation_id":"c1"}}`,
 			"agent_handoff", "ignored", "event type agent_handoff is not acted on"},
 		{`{"type":"call_initiation_failure","event_timestamp":1739537297,"data":{"agent_id":"ag","conversation_id":"c2","failure_reason":"busy"}}`,
