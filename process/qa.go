@@ -41,7 +41,10 @@ type Transcriber interface {
 type Checker struct {
 	QA      voicehook.QAChecks
 	Records voicehook.Records
-	STT     Transcriber
+	// Shown, if set, shows each verdict in the records themselves
+	// (Airtable's optional QA fields).
+	Shown voicehook.QARecords
+	STT   Transcriber
 	// Audio reads back stored voiceovers whose URL speech to text cannot
 	// fetch itself (nil: only public HTTPS URLs can be checked).
 	Audio voicehook.AudioReader
@@ -276,11 +279,10 @@ func (c *Checker) finished(_ context.Context, log *slog.Logger, chk voicehook.QA
 // showInRecords writes a final check into records that show QA themselves
 // (Airtable's optional fields).
 func (c *Checker) showInRecords(ctx context.Context, chk voicehook.QACheck) error {
-	r, ok := c.Records.(voicehook.QARecords)
-	if !ok || chk.State == voicehook.QACancelled {
+	if c.Shown == nil || chk.State == voicehook.QACancelled {
 		return nil
 	}
-	if err := r.SetSegmentQA(ctx, chk.SegmentID, chk); err != nil {
+	if err := c.Shown.SetSegmentQA(ctx, chk.SegmentID, chk); err != nil {
 		return fmt.Errorf("writing QA to the records: %w", err)
 	}
 	return nil

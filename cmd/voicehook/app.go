@@ -180,9 +180,9 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		// Every stored voiceover whose script is known is transcribed and
 		// compared with it, on a queue of its own.
 		checker = &process.Checker{
-			Records: records,
-			STT:     &elevenlabs.STT{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
-			Sync:    cfg.QAMode == "sync", Model: cfg.QAModel, MaxWER: cfg.QAMaxWER,
+			Records: records, Shown: records.qa,
+			STT:  &elevenlabs.STT{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+			Sync: cfg.QAMode == "sync", Model: cfg.QAModel, MaxWER: cfg.QAMaxWER,
 			Clock: clock, Logger: a.log.With("component", "qa"), Metrics: m,
 		}
 		if r, ok := storage.(voicehook.AudioReader); ok {

@@ -76,6 +76,9 @@ type recordsBackend struct {
 	resolver voicehook.Resolver
 	// mirror keeps a copy of the events (Airtable), or is nil.
 	mirror voicehook.EventMirror
+	// qa shows QA verdicts in the records themselves (Airtable's optional
+	// QA fields), or is nil.
+	qa voicehook.QARecords
 	// processing counts the jobs still processing for the metrics, or is
 	// nil where a count costs the records' rate limit.
 	processing metrics.CountFunc
@@ -101,7 +104,7 @@ func buildRecords(cfg config, db *sqlstore.DB, log *slog.Logger) (recordsBackend
 		if err != nil {
 			return recordsBackend{}, err
 		}
-		return recordsBackend{Records: at, resolver: process.StepResolver{Claims: db, Records: at}, mirror: at, close: at.Close}, nil
+		return recordsBackend{Records: at, resolver: process.StepResolver{Claims: db, Records: at}, mirror: at, qa: at, close: at.Close}, nil
 	default:
 		return recordsBackend{}, fmt.Errorf("--records %s is not available in this build", cfg.Records)
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"strings"
@@ -173,7 +176,45 @@ func TestQASyncMode(t *testing.T) {
 		if len(em.STTDeliveries()) != 0 {
 			t.Errorf("sync mode: %d webhook deliveries; want none", len(em.STTDeliveries()))
 		}
+
+		// A callback job created with its text ("generate": false) is
+		// checked against it when the callback brings the audio.
+		var cb jobView
+		req := fmt.Sprintf(`{"segment_id":"seg_cb","external_id":"conv_cb","text":%q,"generate":false}`, qaScriptFlag)
+		if code := h.do("POST", "/api/jobs", nil, []byte(req), &cb); code != http.StatusCreated {
+			t.Fatalf("creating a callback job with text: %d", code)
+		}
+		audio := speak(t, em, qaScriptFlag)
+		body := fmt.Sprintf(`{"type":"post_call_audio","event_timestamp":%d,"data":{"conversation_id":"conv_cb","full_audio":%q}}`,
+			time.Now().Unix(), base64.StdEncoding.EncodeToString(audio))
+		if code, _ := h.deliver("", []byte(body)); code != http.StatusOK {
+			t.Fatalf("callback: %d", code)
+		}
+		seg = h.waitQA("seg_cb", cb.ID, 30*time.Second)
+		if seg.QAStatus != "passed" || *seg.QAWER != 0 || em.STTCalls()[1].FileBytes != len(audio) {
+			t.Fatalf("callback job's QA: %+v; want passed, WER 0, its audio sent whole", seg)
+		}
 	})
+}
+
+// speak asks the emulator's text to speech for text's audio, as an outside
+// pipeline would before calling back with it.
+func speak(t *testing.T, em *elevenlabstest.TTSEmulator, text string) []byte {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, _ := http.NewRequest("POST", em.URL+"/v1/text-to-speech/v1", bytes.NewReader(body))
+	req.Header.Set("xi-api-key", ttsKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	audio, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("text to speech: %d %v", resp.StatusCode, err)
+	}
+	return audio
 }
 
 // TestQAOffChangesNothing: without --qa no speech to text is called and a
