@@ -58,6 +58,9 @@ type config struct {
 	QAMode            string
 	QAMaxWER          float64
 	QAModel           string
+	// OTelEndpoint turns tracing on (OTLP over HTTP); empty falls back to
+	// OTEL_EXPORTER_OTLP_ENDPOINT, and with neither tracing is off.
+	OTelEndpoint string
 }
 
 // s3Flags configure --storage s3.
@@ -114,6 +117,8 @@ func (c *config) register(fs *flag.FlagSet) {
 		"the workspace needs a speech-to-text webhook) or sync (waits for it in the answer)")
 	fs.Float64Var(&c.QAMaxWER, "qa-max-wer", 0.08, "QA flags a voiceover whose word error rate against its script is above this (0.08: 8 words in 100)")
 	fs.StringVar(&c.QAModel, "qa-model", "scribe_v1", "speech-to-text model QA uses")
+	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", "", "OpenTelemetry collector to send traces to (OTLP over HTTP, e.g. http://127.0.0.1:4318); "+
+		"empty: OTEL_EXPORTER_OTLP_ENDPOINT if set, else tracing is off")
 	fs.StringVar(&c.Records, "records", "sql", "system of record for jobs and segments: sql|airtable")
 	c.Airtable.RegisterFlags(fs)
 	fs.StringVar(&c.Storage, "storage", "local", "where audio is stored: local|s3|nca")

@@ -17,6 +17,8 @@ func migrations(d Dialect) []Migration {
 		{Version: 4, SQL: strings.ReplaceAll(schemaSpool, "{{BLOB}}", blob)}, // spool.go
 		{Version: 5, SQL: voicesMigration(d)},                                // voices.go
 		{Version: 6, SQL: schemaQA},                                          // qa.go
+		{Version: 7, SQL: schemaTimeline},                                    // timeline.go
+		{Version: 8, SQL: schemaTrace},                                       // trace.go
 	}
 }
 
