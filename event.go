@@ -24,6 +24,11 @@ type Event struct {
 	RelatedJob   string            `json:"related_job,omitempty"`
 	Attempts     int               `json:"attempts"`
 	UpdatedAt    time.Time         `json:"updated_at"`
+	// TraceParent is the W3C trace context the delivery left when tracing
+	// was on (its commit span's): processing continues that trace. TraceID
+	// is its trace id, to look the trace up by. Both are "" otherwise.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceID     string `json:"trace_id,omitempty"`
 }
 
 // NewEvent is what the webhook handler hands to the store: a verified
@@ -38,6 +43,9 @@ type NewEvent struct {
 	RawPayload []byte
 	Headers    map[string]string
 	ReceivedAt time.Time
+	// TraceParent is the W3C traceparent of the delivery's commit span
+	// ("" when tracing is off), kept with the event.
+	TraceParent string
 }
 
 // IngestResult says what happened to one NewEvent: stored, or a duplicate of

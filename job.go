@@ -65,6 +65,10 @@ type NewJob struct {
 	Script *Script
 }
 
+// SupersededBy is the error details of a processing job that a newer job
+// for its segment superseded (Records.CreateJob).
+func SupersededBy(newJobID string) string { return "superseded by " + newJobID }
+
 // JobQuery finds the job an event belongs to: by segment, or by the id the
 // sender knows it by (a Studio project or request id, a conversation id).
 type JobQuery struct {

@@ -32,3 +32,46 @@ func (o Overview) OldestAge() time.Duration {
 	}
 	return o.At.Sub(o.OldestReceivedAt)
 }
+
+// The overview's charts (Timeline) draw these: each slice of time a bucket
+// starting at Start, as wide as the chart's step.
+
+// EventBucket counts the events received in one slice of time, by status.
+type EventBucket struct {
+	Start  time.Time
+	Counts map[EventStatus]int
+}
+
+// Total is the number of events in the bucket.
+func (b EventBucket) Total() int {
+	n := 0
+	for _, c := range b.Counts {
+		n += c
+	}
+	return n
+}
+
+// LatencyBucket sums up how long the things timed in one slice of time took:
+// Count of them, and the 50th, 95th and 99th percentiles. Count is 0 (and
+// the percentiles meaningless) when nothing was timed.
+type LatencyBucket struct {
+	Start         time.Time
+	Count         int
+	P50, P95, P99 time.Duration
+}
+
+// QueueSample is the queue as it stood at one minute: the events waiting to
+// be processed, how long the oldest of them had waited, and the dead events.
+type QueueSample struct {
+	At        time.Time
+	Depth     int
+	OldestAge time.Duration
+	Dead      int
+}
+
+// EventAudio is the voiceover a succeeded event delivered, as its segment
+// keeps it.
+type EventAudio struct {
+	DurationMS int64
+	Bytes      int64
+}

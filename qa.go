@@ -17,6 +17,10 @@ import (
 // records; a QA check's row and its queue job are written in one
 // transaction.
 
+// TranscriptEventType is the webhook event type that brings a
+// speech-to-text transcript (elevenlabs.TypeSpeechToTextTranscription).
+const TranscriptEventType = "speech_to_text_transcription"
+
 // QAStatus is what a segment's QA says: the segment's qa_status.
 type QAStatus string
 

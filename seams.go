@@ -13,6 +13,7 @@ import (
 // adapter plays which part.
 //
 //	Inbox     the durable events: ingest, read, list, replay, purge, overview (web/, cmd/)
+//	Timeline  the overview's history and the pages' cross-lookups (web/)
 //	Claims    attempt bookkeeping and the job claims (process/)
 //	Resolver  the end of an attempt that resolves a job, in one step (process/)
 //	Records   the jobs and segments: SQL tables or the user's Airtable base
@@ -38,6 +39,32 @@ type Inbox interface {
 	PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error)
 	// Ping says whether the store answers.
 	Ping(ctx context.Context) error
+}
+
+// Timeline is what the operator's pages draw and look up beyond the Inbox:
+// the history behind the overview's charts, a job's events and the audio of
+// succeeded events. The SQL store implements it (it is every deployment's
+// Inbox); the pages do without whatever an Inbox lacks.
+type Timeline interface {
+	// EventHistory counts the events received in [since, until) by status,
+	// in buckets of step from since: every bucket, empty or not, oldest
+	// first.
+	EventHistory(ctx context.Context, since, until time.Time, step time.Duration) ([]EventBucket, error)
+	// ProcessingLatency gives the percentiles of the processing attempts
+	// that finished in [since, until) (polls that found no job yet left
+	// out), in buckets of step from since, every one, oldest first. With
+	// very many attempts the percentiles come from an even sample of them.
+	ProcessingLatency(ctx context.Context, since, until time.Time, step time.Duration) ([]LatencyBucket, error)
+	// QueueSamples lists the queue samples taken at or after since (one a
+	// minute, kept 48 hours), oldest first.
+	QueueSamples(ctx context.Context, since time.Time) ([]QueueSample, error)
+	// JobEvents lists up to limit events whose related job is jobID,
+	// newest first.
+	JobEvents(ctx context.Context, jobID string, limit int) ([]Event, error)
+	// EventAudio gives, for those of eventIDs that succeeded in storing
+	// their job's voiceover, that voiceover's duration and size while it is
+	// still its segment's voiceover. Other ids are absent from the map.
+	EventAudio(ctx context.Context, eventIDs []string) (map[string]EventAudio, error)
 }
 
 // Claims is what processing keeps besides the records: each event's
@@ -70,7 +97,10 @@ type Resolver interface {
 // tables (--records sql) or the user's Airtable base (--records airtable).
 type Records interface {
 	// CreateJob creates a job in status processing, creating its segment if
-	// it is new.
+	// it is new. It supersedes the segment's jobs of the same type still
+	// processing: each fails with SupersededBy(new job's id) (timestamps.
+	// failed set, the segment left as it is), so a segment has at most one
+	// processing job.
 	CreateJob(ctx context.Context, nj NewJob) (Job, error)
 	Job(ctx context.Context, id string) (Job, error)
 	Segment(ctx context.Context, id string) (Segment, error)

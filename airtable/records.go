@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/voicehook/voicehook"
 )
@@ -160,11 +161,13 @@ func (r *Records) segmentFrom(rec Record) voicehook.Segment {
 }
 
 // CreateJob creates a Jobs record in status processing linked to its
-// segment. The segment must already exist in the Segments table: in this
-// mode the user's pipeline owns segments.
+// segment, then supersedes the segment's other voiceover jobs still
+// processing (see supersede). The segment must already exist in the
+// Segments table: in this mode the user's pipeline owns segments.
 func (r *Records) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook.Job, error) {
 	f := r.cfg.Fields
-	if _, err := r.segmentRecord(ctx, nj.SegmentID); err != nil {
+	seg, err := r.segmentRecord(ctx, nj.SegmentID)
+	if err != nil {
 		if errors.Is(err, voicehook.ErrNotFound) {
 			return voicehook.Job{}, voicehook.Permanent(fmt.Sprintf("segment %q is not a record of the Airtable table %q: create the segment there first and pass its record id (recXXXXXXXXXXXXXX)",
 				nj.SegmentID, r.cfg.Tables.Segments), err)
@@ -189,7 +192,53 @@ func (r *Records) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook
 	if err != nil {
 		return voicehook.Job{}, fmt.Errorf("creating job for segment %s: %w", nj.SegmentID, err)
 	}
-	return r.jobFrom(rec), nil
+	job := r.jobFrom(rec)
+	if jobType == voicehook.JobTypeVoiceover {
+		if err := r.supersede(ctx, links(seg, f.SegmentJobs), job.ID, now); err != nil {
+			// The new job exists and works; failing the call would make
+			// the caller create another. The old job stays processing
+			// until its own event (or the user) ends it.
+			r.cfg.Logger.Warn("airtable: the new job did not supersede the segment's processing job", "job_id", job.ID,
+				"segment_id", nj.SegmentID, "err", err)
+		}
+	}
+	return job, nil
+}
+
+// supersede fails the jobs among earlier (the segment's jobs before newID
+// was created, as its inverse link field listed them) that are voiceover
+// jobs still processing, with error details SupersededBy(newID). Airtable
+// has no transaction: this runs right after the create, with a read of the
+// earlier jobs and one update each (through the batcher, like FinishJob's;
+// a segment normally has at most one processing job). Two jobs created at
+// once for one segment may both stay processing.
+func (r *Records) supersede(ctx context.Context, earlier []string, newID string, at time.Time) error {
+	if len(earlier) == 0 {
+		return nil
+	}
+	recs, err := r.jobRecords(ctx, lastN(earlier, maxReadConds))
+	if err != nil {
+		return err
+	}
+	f := r.cfg.Fields
+	for _, rec := range recs {
+		if rec.ID == newID || voicehook.JobStatus(str(rec, f.JobStatus)) != voicehook.JobProcessing {
+			continue
+		}
+		// A read FindJob kept for finishing this job says processing:
+		// drop it, so that the superseded job's event re-reads the job
+		// and leaves it failed.
+		r.recent.take(rec.ID, at)
+		fields := map[string]any{
+			f.JobStatus:       string(voicehook.JobFailed),
+			f.JobErrorDetails: textCell(voicehook.SupersededBy(newID)),
+			f.JobTimestamps:   mergeTimestamps(str(rec, f.JobTimestamps), "failed", at),
+		}
+		if _, err := r.b.update(ctx, r.cfg.Tables.Jobs, rec.ID, fields); err != nil {
+			return fmt.Errorf("failing superseded job %s: %w", rec.ID, err)
+		}
+	}
+	return nil
 }
 
 // Job reads one job (of any type).

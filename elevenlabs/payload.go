@@ -32,7 +32,7 @@ const (
 	TypeChapterConversionStatus = "chapter_conversion_status"
 	// TypeSpeechToTextTranscription brings a QA check's transcript
 	// (voicehook.OutcomeTranscript); it changes no job.
-	TypeSpeechToTextTranscription = "speech_to_text_transcription"
+	TypeSpeechToTextTranscription = voicehook.TranscriptEventType
 )
 
 // Event types voicehook recognises and records without acting on a job

@@ -44,7 +44,11 @@ type Studio struct {
 	CheckAddr func(netip.Addr) error
 
 	trOnce sync.Once
-	tr     *http.Transport
+	tr     http.RoundTripper
+	// WrapTransport, if set, wraps the transport the audio stream builds
+	// for itself when CheckAddr is set (tracing: HTTP's own transport is
+	// replaced then).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // APIError is a non-2xx reply from ElevenLabs. Transient ones (408, 429, 5xx)
@@ -211,7 +215,12 @@ func (s *Studio) streamClient(endpoint *url.URL) *http.Client {
 	cp := *c
 	cp.CheckRedirect = checkRedirect
 	if s.CheckAddr != nil {
-		s.trOnce.Do(func() { s.tr = transport(endpoint, s.CheckAddr) })
+		s.trOnce.Do(func() {
+			s.tr = transport(endpoint, s.CheckAddr)
+			if s.WrapTransport != nil {
+				s.tr = s.WrapTransport(s.tr)
+			}
+		})
 		cp.Transport = s.tr
 	}
 	return &cp

@@ -46,8 +46,12 @@ func (f *Fetcher) newClient(maxRedirects int) *http.Client {
 		MaxResponseHeaderBytes: 64 << 10,
 		IdleConnTimeout:        30 * time.Second,
 	}
+	var rt http.RoundTripper = transport
+	if f.WrapTransport != nil {
+		rt = f.WrapTransport(transport)
+	}
 	return &http.Client{
-		Transport:     transport,
+		Transport:     rt,
 		CheckRedirect: checkRedirect(maxRedirects),
 	}
 }

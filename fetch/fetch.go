@@ -51,6 +51,10 @@ type Fetcher struct {
 	// Temp, if set, bounds the bytes that downloads (and Fetcher.Save) may
 	// hold in the temp folder: see TempDir.MaxBytes.
 	Temp *TempDir
+	// WrapTransport, if set, wraps each download's transport (voicehook's
+	// tracing: a client span and the W3C traceparent header). The wrapper
+	// must pass CloseIdleConnections on: every download closes its own.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 
 	// dialCheck replaces checkDial in tests, which can only reach loopback
 	// and so tell hops apart by port.

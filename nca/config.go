@@ -37,6 +37,10 @@ type Config struct {
 	Stage func(ctx context.Context, obj voicehook.AudioObject) (fileURL string, err error)
 }
 
+// DefaultTimeout bounds one NCA request: NCA answers an upload only after
+// it has copied the whole file.
+const DefaultTimeout = 5 * time.Minute
+
 // Storage stores audio through NCA. It is safe for concurrent use.
 type Storage struct {
 	base   string
@@ -63,7 +67,7 @@ func New(cfg Config) (*Storage, error) {
 	}
 	web := cfg.HTTP
 	if web == nil {
-		web = &http.Client{Timeout: 5 * time.Minute}
+		web = &http.Client{Timeout: DefaultTimeout}
 	}
 	api := *web
 	api.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/fetch"
+	"github.com/voicehook/voicehook/internal/tracing"
 )
 
 // obtainAndStore gets the audio from wherever the callback says it is,
@@ -29,7 +32,9 @@ func (s *step) obtainAndStore(ctx context.Context, src voicehook.AudioSource) (v
 		DurationMS:  file.DurationMS,
 		Temporary:   true, // obtain's file, removed below
 	}
-	stored, err := s.p.Storage.Put(ctx, obj)
+	pctx, span := tracing.Start(ctx, "storage.put", attribute.String("voicehook.key", obj.Key), attribute.Int64("voicehook.bytes", obj.Bytes))
+	stored, err := s.p.Storage.Put(pctx, obj)
+	tracing.End(span, err)
 	s.p.count("storage", err)
 	if err != nil {
 		return stored, fmt.Errorf("storing audio: %w", err)
@@ -40,7 +45,9 @@ func (s *step) obtainAndStore(ctx context.Context, src voicehook.AudioSource) (v
 func (s *step) obtain(ctx context.Context, src voicehook.AudioSource) (fetch.File, error) {
 	switch {
 	case src.URL != "":
-		f, err := s.p.Fetcher.Download(ctx, src.URL, s.p.TempDir)
+		dctx, span := tracing.Start(ctx, "fetch.audio")
+		f, err := s.p.Fetcher.Download(dctx, src.URL, s.p.TempDir)
+		tracing.End(span, err)
 		s.p.count("audio_source", err)
 		if err != nil {
 			return f, fmt.Errorf("downloading audio: %w", err)
@@ -70,13 +77,19 @@ func (s *step) obtain(ctx context.Context, src voicehook.AudioSource) (fetch.Fil
 		s.spooled = true
 		return s.p.Fetcher.Save(rc, s.p.TempDir, s.p.MaxAudioBytes)
 	case src.Studio != nil:
-		rc, err := s.p.Studio.Stream(ctx, *src.Studio)
+		sctx, span := tracing.Start(ctx, "elevenlabs.studio_stream")
+		rc, err := s.p.Studio.Stream(sctx, *src.Studio)
 		s.p.count("elevenlabs", err)
 		if err != nil {
+			tracing.End(span, err)
 			return fetch.File{}, fmt.Errorf("fetching studio audio: %w", err)
 		}
 		defer rc.Close()
-		return s.p.Fetcher.Save(io.Reader(rc), s.p.TempDir, s.p.MaxAudioBytes)
+		// The span lasts until the stream is read: the audio arrives as
+		// Save reads it.
+		f, err := s.p.Fetcher.Save(io.Reader(rc), s.p.TempDir, s.p.MaxAudioBytes)
+		tracing.End(span, err)
+		return f, err
 	default:
 		return fetch.File{}, voicehook.Permanent("no audio URL in webhook payload", nil)
 	}
@@ -105,6 +118,6 @@ func (s *step) dropSpooled(ctx context.Context) {
 		return
 	}
 	if err := s.p.Spool.DeleteSpool(ctx, s.ev.ID); err != nil {
-		s.log.Warn("deleting stored call audio from the spool; retention removes it with the event", "err", err)
+		s.log.WarnContext(ctx, "deleting stored call audio from the spool; retention removes it with the event", "err", err)
 	}
 }

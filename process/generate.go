@@ -29,11 +29,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/captions"
 	"github.com/voicehook/voicehook/elevenlabs"
 	"github.com/voicehook/voicehook/fetch"
 	"github.com/voicehook/voicehook/internal/metrics"
+	"github.com/voicehook/voicehook/internal/tracing"
 )
 
 // Generator runs generation attempts.
@@ -54,6 +58,8 @@ type Generator struct {
 	Clock         voicehook.Clock
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics
+	// Tracing, if on, makes each attempt a trace of its own; nil is off.
+	Tracing *tracing.Tracing
 }
 
 var _ voicehook.Generator = (*Generator)(nil)
@@ -64,10 +70,21 @@ const sequenceWait = 2 * time.Second
 
 // Generate runs one attempt of a job's generation.
 func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) voicehook.RunResult {
+	if !g.Tracing.On() {
+		return g.generate(ctx, run)
+	}
+	ctx, span := g.Tracing.StartRoot(ctx, "generation", trace.WithAttributes(
+		attribute.String("voicehook.job_id", run.JobID), attribute.Int("voicehook.attempt", run.Attempt)))
+	res := g.generate(ctx, run)
+	endRun(span, res)
+	return res
+}
+
+func (g *Generator) generate(ctx context.Context, run voicehook.GenerationRun) voicehook.RunResult {
 	log := g.Logger.With("job_id", run.JobID, "attempt", run.Attempt)
 	gen, err := g.Generations.Generation(ctx, run.JobID)
 	if errors.Is(err, voicehook.ErrNotFound) {
-		log.Error("queued generation is not in the store", "err", err)
+		log.ErrorContext(ctx, "queued generation is not in the store", "err", err)
 		return voicehook.RunResult{}
 	}
 	if err != nil {
@@ -77,7 +94,7 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 		return voicehook.RunResult{}
 	}
 	log = log.With("segment_id", gen.SegmentID)
-	job, err := g.Records.Job(ctx, run.JobID)
+	job, err := readJob(ctx, g.Records, run.JobID)
 	if err != nil {
 		return voicehook.RunResult{Retry: fmt.Errorf("reading job: %w", err)}
 	}
@@ -97,7 +114,7 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 		case err != nil && run.Attempt >= run.MaxAttempts:
 			return g.fail(ctx, log, gen, job, fmt.Errorf("gave up after %d attempts: %w", run.Attempt, err))
 		case err != nil:
-			log.Warn("generation failed; will retry", "err", err)
+			log.WarnContext(ctx, "generation failed; will retry", "err", err)
 			return voicehook.RunResult{Retry: err}
 		case res.Wait > 0:
 			return res
@@ -108,14 +125,14 @@ func (g *Generator) Generate(ctx context.Context, run voicehook.GenerationRun) v
 	}
 	end := voicehook.Completed(*gen.Audio, g.Clock.Now().UTC())
 	end.Captions = gen.Captions
-	if err := g.Records.FinishJob(ctx, job, end); err != nil {
+	if err := finishJob(ctx, g.Records, job, end); err != nil {
 		if voicehook.IsPermanent(err) {
 			return g.fail(ctx, log, gen, job, err)
 		}
 		return voicehook.RunResult{Retry: fmt.Errorf("completing job: %w", err)}
 	}
 	g.end(ctx, log, gen, voicehook.GenerationDone, "")
-	log.Info("voiceover generated", "url", gen.Audio.URL, "duration_ms", gen.Audio.DurationMS, "parts", len(gen.Parts))
+	log.InfoContext(ctx, "voiceover generated", "url", gen.Audio.URL, "duration_ms", gen.Audio.DurationMS, "parts", len(gen.Parts))
 	return voicehook.RunResult{}
 }
 
@@ -134,22 +151,24 @@ func (g *Generator) submitStudio(ctx context.Context, log *slog.Logger, gen voic
 				return voicehook.RunResult{Retry: fmt.Errorf("recording the script for QA: %w", err)}
 			}
 		}
-		project, err := g.Studio.CreateProject(ctx, elevenlabs.ProjectRequest{Name: "voicehook " + gen.SegmentID, ModelID: sc.ModelID,
+		cctx, span := tracing.Start(ctx, "elevenlabs.studio_create")
+		project, err := g.Studio.CreateProject(cctx, elevenlabs.ProjectRequest{Name: "voicehook " + gen.SegmentID, ModelID: sc.ModelID,
 			VoiceID: sc.VoiceID, Text: sc.Text, CallbackURL: sc.CallbackURL})
+		tracing.End(span, err)
 		switch {
 		case voicehook.IsPermanent(err):
 			return g.fail(ctx, log, gen, job, err)
 		case err != nil && run.Attempt >= run.MaxAttempts:
 			return g.fail(ctx, log, gen, job, fmt.Errorf("gave up after %d attempts: %w", run.Attempt, err))
 		case err != nil:
-			log.Warn("creating the Studio project failed; will retry", "err", err)
+			log.WarnContext(ctx, "creating the Studio project failed; will retry", "err", err)
 			return voicehook.RunResult{Retry: err}
 		}
 		part := voicehook.GenerationPart{RequestID: project, Characters: utf8.RuneCountInString(sc.Text)}
 		if err := g.Generations.SavePart(ctx, gen.JobID, part); err != nil {
 			return voicehook.RunResult{Retry: fmt.Errorf("recording the Studio project: %w", err)}
 		}
-		log.Info("Studio project created; the job finishes through its callback", "project_id", project)
+		log.InfoContext(ctx, "Studio project created; the job finishes through its callback", "project_id", project)
 	}
 	g.end(ctx, log, gen, voicehook.GenerationDone, "")
 	return voicehook.RunResult{}
@@ -175,7 +194,7 @@ func (g *Generator) produce(ctx context.Context, log *slog.Logger, gen *voicehoo
 		case err != nil:
 			return voicehook.RunResult{}, err
 		case prev.State == voicehook.GenerationQueued:
-			log.Info("waiting for the previous segment of the sequence", "previous_job", prev.JobID)
+			log.InfoContext(ctx, "waiting for the previous segment of the sequence", "previous_job", prev.JobID)
 			return voicehook.RunResult{Wait: sequenceWait}, nil
 		default:
 			if info := prev.Info(); info != nil {
@@ -215,7 +234,7 @@ func (g *Generator) recordPart(ctx context.Context, jobID string, part voicehook
 		if err == nil || !errors.Is(err, voicehook.ErrUnavailable) {
 			return err
 		}
-		g.Logger.Warn("recording a paid part; trying again", "job_id", jobID, "part", part.Index, "err", err)
+		g.Logger.WarnContext(ctx, "recording a paid part; trying again", "job_id", jobID, "part", part.Index, "err", err)
 		select {
 		case <-ctx.Done():
 			return err
@@ -239,7 +258,9 @@ func (g *Generator) speak(ctx context.Context, jobID string, i, n int, text stri
 		return voicehook.GenerationPart{}, voicehook.RunResult{}, err
 	}
 	started := time.Now()
-	sp, err := g.TTS.Generate(ctx, req)
+	tctx, span := tracing.Start(ctx, "elevenlabs.tts", attribute.Int("voicehook.part", i+1), attribute.Int("voicehook.parts", n))
+	sp, err := g.TTS.Generate(tctx, req)
+	tracing.End(span, err)
 	latency := time.Since(started)
 	g.Limiter.Release()
 	g.Limiter.Observe(sp.MaxConcurrent)
@@ -312,7 +333,7 @@ func (g *Generator) store(ctx context.Context, gen *voicehook.Generation) error 
 		return fmt.Errorf("checking the joined voiceover: %w", err)
 	}
 	defer removeQuietly(f.Path)
-	audio, err := g.Storage.Put(ctx, voicehook.AudioObject{Key: voicehook.AudioKey(gen.SegmentID, f.SHA256, f.Format), Path: f.Path,
+	audio, err := putStorage(ctx, g.Storage, voicehook.AudioObject{Key: voicehook.AudioKey(gen.SegmentID, f.SHA256, f.Format), Path: f.Path,
 		ContentType: f.ContentType, SHA256: f.SHA256, Bytes: f.Bytes, DurationMS: f.DurationMS, Temporary: true})
 	if err != nil {
 		return fmt.Errorf("storing audio: %w", err)
@@ -347,7 +368,7 @@ func (g *Generator) putText(ctx context.Context, dir, key, text string) (string,
 		return "", werr
 	}
 	sum := sha256.Sum256([]byte(text))
-	st, err := g.Storage.Put(ctx, voicehook.AudioObject{Key: key, Path: tmp.Name(), ContentType: voicehook.ContentTypeOf(key),
+	st, err := putStorage(ctx, g.Storage, voicehook.AudioObject{Key: key, Path: tmp.Name(), ContentType: voicehook.ContentTypeOf(key),
 		SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(text))})
 	return st.URL, err
 }
@@ -355,18 +376,18 @@ func (g *Generator) putText(ctx context.Context, dir, key, text string) (string,
 // fail fails the job with ElevenLabs' own message and ends the generation.
 func (g *Generator) fail(ctx context.Context, log *slog.Logger, gen voicehook.Generation, job voicehook.Job, cause error) voicehook.RunResult {
 	reason := cause.Error()
-	if err := g.Records.FinishJob(ctx, job, voicehook.Failed(reason, g.Clock.Now().UTC())); err != nil {
+	if err := finishJob(ctx, g.Records, job, voicehook.Failed(reason, g.Clock.Now().UTC())); err != nil {
 		return voicehook.RunResult{Retry: fmt.Errorf("failing job: %w", err)}
 	}
 	g.end(ctx, log, gen, voicehook.GenerationFailed, reason)
-	log.Error("generation failed", "reason", reason)
+	log.ErrorContext(ctx, "generation failed", "reason", reason)
 	return voicehook.RunResult{}
 }
 
 // end records the generation's end and drops its parts.
 func (g *Generator) end(ctx context.Context, log *slog.Logger, gen voicehook.Generation, state voicehook.GenerationState, reason string) {
 	if err := g.Generations.EndGeneration(ctx, gen.JobID, state, reason); err != nil {
-		log.Warn("recording the generation's end", "err", err)
+		log.WarnContext(ctx, "recording the generation's end", "err", err)
 		return
 	}
 	if g.Metrics != nil {

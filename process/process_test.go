@@ -138,7 +138,7 @@ func TestProcessDecisions(t *testing.T) {
 			b.addEvent(ev, inlineAudio, b.clock.Now().Add(-grace-time.Second), voicehook.EventReceived)
 		},
 		want: result{Event: voicehook.EventFailed,
-			Details:  `no matching voiceover job for segment "seg_1" or ids [conv_1] after waiting 10m0s (--job-match-grace)`,
+			Details:  `no matching voiceover job for segment "seg_1" or ids conv_1 after waiting 10m0s (--job-match-grace)`,
 			Attempts: []voicehook.AttemptOutcome{voicehook.AttemptFailed}},
 	}, {
 		name: "late event for a job another event finished: ignored, nothing moves",

@@ -27,6 +27,7 @@ import (
 	"github.com/voicehook/voicehook/elevenlabs"
 	"github.com/voicehook/voicehook/fetch"
 	"github.com/voicehook/voicehook/internal/metrics"
+	"github.com/voicehook/voicehook/internal/tracing"
 )
 
 // Processor runs one processing attempt of an event.
@@ -61,6 +62,9 @@ type Processor struct {
 	Clock         voicehook.Clock
 	Logger        *slog.Logger
 	Metrics       *metrics.Metrics
+	// Tracing, if on, runs each attempt as a span of its event's trace
+	// (trace.go); nil is off.
+	Tracing *tracing.Tracing
 }
 
 // errNoJob means no job matches yet; the event waits within the grace.
@@ -75,7 +79,7 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 	ev, err := p.Claims.Event(ctx, run.EventID)
 	if err != nil {
 		if errors.Is(err, voicehook.ErrNotFound) {
-			log.Error("queued event is not in the store", "err", err)
+			log.ErrorContext(ctx, "queued event is not in the store", "err", err)
 			return voicehook.RunResult{}
 		}
 		return voicehook.RunResult{Retry: err}
@@ -86,6 +90,7 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 		return voicehook.RunResult{}
 	}
 	log = log.With("segment_id", ev.SegmentID)
+	ctx, span := p.startAttempt(ctx, ev, run)
 	st := step{p: p, ev: ev, log: log, started: started}
 	fin, res := st.run(ctx)
 
@@ -114,18 +119,23 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 	if !st.recorded {
 		if err := p.Claims.RecordAttempt(ctx, attempt, finish); err != nil {
 			if finish == nil {
-				log.Warn("recording attempt", "err", err)
+				log.WarnContext(ctx, "recording attempt", "err", err)
 			} else {
 				// The records may already have changed; running again
 				// finishes the event through its claim.
-				return voicehook.RunResult{Retry: fmt.Errorf("finishing event: %w", err)}
+				err = fmt.Errorf("finishing event: %w", err)
+				endAttempt(span, voicehook.AttemptRetry, st.job.ID, err.Error())
+				return voicehook.RunResult{Retry: err}
 			}
 		}
 	}
 	if p.Mirror != nil && finish != nil {
 		if ev2, err := p.Claims.Event(ctx, ev.ID); err == nil {
-			if err := p.Mirror.MirrorEvent(ctx, ev2); err != nil {
-				log.Warn("mirroring event", "err", err)
+			mctx, mspan := tracing.Start(ctx, "records.mirror_event")
+			err := p.Mirror.MirrorEvent(mctx, ev2)
+			tracing.End(mspan, err)
+			if err != nil {
+				log.WarnContext(ctx, "mirroring event", "err", err)
 			}
 		}
 	}
@@ -135,14 +145,15 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 	}
 	switch outcome {
 	case voicehook.AttemptRetry:
-		log.Warn("processing failed; will retry", "err", res.Retry)
+		log.WarnContext(ctx, "processing failed; will retry", "err", res.Retry)
 	case voicehook.AttemptWaiting:
-		log.Info("no matching job yet; waiting", "grace_left", p.Grace-p.Clock.Now().Sub(ev.ReceivedAt))
+		log.InfoContext(ctx, "no matching job yet; waiting", "grace_left", p.Grace-p.Clock.Now().Sub(ev.ReceivedAt))
 	case voicehook.AttemptDead, voicehook.AttemptFailed:
-		log.Error("event "+string(outcome), "reason", errText)
+		log.ErrorContext(ctx, "event "+string(outcome), "reason", errText)
 	default:
-		log.Info("event "+string(outcome), "details", errText)
+		log.InfoContext(ctx, "event "+string(outcome), "details", errText)
 	}
+	endAttempt(span, outcome, st.job.ID, errText)
 	return res
 }
 
@@ -251,14 +262,29 @@ func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job,
 	if out.SegmentID == "" && len(out.ExternalIDs) == 0 {
 		return voicehook.Job{}, fmt.Errorf("%w: the callback names no segment (segment_id) and no id a job could hold", errNoJob)
 	}
-	job, err := s.p.Records.FindJob(ctx, voicehook.JobQuery{SegmentID: out.SegmentID, ExternalIDs: out.ExternalIDs})
+	fctx, span := tracing.Start(ctx, "records.find_job")
+	job, err := s.p.Records.FindJob(fctx, voicehook.JobQuery{SegmentID: out.SegmentID, ExternalIDs: out.ExternalIDs})
+	tracing.End(span, ignoreNotFound(err))
 	if errors.Is(err, voicehook.ErrNotFound) {
-		return job, fmt.Errorf("%w for segment %q or ids %v", errNoJob, out.SegmentID, out.ExternalIDs)
+		return job, fmt.Errorf("%w for %s", errNoJob, lookedFor(out))
 	}
 	if err != nil {
 		return job, fmt.Errorf("finding job: %w", err)
 	}
 	return job, nil
+}
+
+// lookedFor names what a job was looked for by: `segment "seg_1"`,
+// `ids conv_1, ag_1`, or both.
+func lookedFor(out voicehook.Outcome) string {
+	var parts []string
+	if out.SegmentID != "" {
+		parts = append(parts, fmt.Sprintf("segment %q", out.SegmentID))
+	}
+	if len(out.ExternalIDs) > 0 {
+		parts = append(parts, "ids "+strings.Join(out.ExternalIDs, ", "))
+	}
+	return strings.Join(parts, " or ")
 }
 
 // unclaimable says why an event no job matches will never be claimed, or ""
@@ -337,7 +363,9 @@ func (s *step) finishedJob(ctx context.Context) (voicehook.EventFinish, voicehoo
 // this event owns its claim, and the event as fin; mine says whether it did.
 func (s *step) resolve(ctx context.Context, what string, end voicehook.JobEnd, fin voicehook.EventFinish) (voicehook.EventFinish, bool, voicehook.RunResult) {
 	r := voicehook.Resolution{EventID: s.ev.ID, Job: s.job, End: end, Started: s.started, Finished: s.p.Clock.Now(), Finish: fin}
-	owner, err := s.p.Resolver.Resolve(ctx, r)
+	rctx, span := tracing.Start(ctx, "records.resolve")
+	owner, err := s.p.Resolver.Resolve(rctx, r)
+	tracing.End(span, err)
 	if voicehook.IsPermanent(err) {
 		// The records refuse the move for good (a field they do not have,
 		// a value they do not take): the event fails with their message
@@ -365,7 +393,7 @@ func (s *step) complete(ctx context.Context, audio voicehook.StoredAudio) (voice
 		voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: s.job.ID})
 	if mine {
 		s.dropSpooled(ctx)
-		s.log.Info("voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
+		s.log.InfoContext(ctx, "voiceover stored", "job_id", s.job.ID, "url", audio.URL, "bytes", audio.Bytes, "duration_ms", audio.DurationMS)
 	}
 	return fin, res
 }

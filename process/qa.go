@@ -25,10 +25,14 @@ import (
 	"path"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/elevenlabs"
 	"github.com/voicehook/voicehook/fetch"
 	"github.com/voicehook/voicehook/internal/metrics"
+	"github.com/voicehook/voicehook/internal/tracing"
 	"github.com/voicehook/voicehook/qa"
 )
 
@@ -59,6 +63,9 @@ type Checker struct {
 	Clock   voicehook.Clock
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
+	// Tracing, if on, makes each check attempt a trace of its own; nil is
+	// off. (A transcript's event runs in its own delivery's trace.)
+	Tracing *tracing.Tracing
 }
 
 var _ voicehook.QAChecker = (*Checker)(nil)
@@ -86,10 +93,21 @@ func (c *Checker) QueueQA(ctx context.Context, job voicehook.Job, script string,
 
 // Check runs one attempt of a job's QA check.
 func (c *Checker) Check(ctx context.Context, run voicehook.QARun) voicehook.RunResult {
+	if !c.Tracing.On() {
+		return c.check(ctx, run)
+	}
+	ctx, span := c.Tracing.StartRoot(ctx, "qa.check", trace.WithAttributes(
+		attribute.String("voicehook.job_id", run.JobID), attribute.Int("voicehook.attempt", run.Attempt)))
+	res := c.check(ctx, run)
+	endRun(span, res)
+	return res
+}
+
+func (c *Checker) check(ctx context.Context, run voicehook.QARun) voicehook.RunResult {
 	log := c.Logger.With("job_id", run.JobID, "attempt", run.Attempt)
 	chk, err := c.QA.QA(ctx, run.JobID)
 	if errors.Is(err, voicehook.ErrNotFound) {
-		log.Error("queued QA check is not in the store", "err", err)
+		log.ErrorContext(ctx, "queued QA check is not in the store", "err", err)
 		return voicehook.RunResult{}
 	}
 	if err != nil {
@@ -103,13 +121,13 @@ func (c *Checker) Check(ctx context.Context, run voicehook.QARun) voicehook.RunR
 		if err := c.showInRecords(ctx, chk); err != nil && !voicehook.IsPermanent(err) {
 			return voicehook.RunResult{Retry: err}
 		} else if err != nil {
-			refusedByRecords(log, err)
+			refusedByRecords(ctx, log, err)
 		}
 		return voicehook.RunResult{}
 	case chk.State != voicehook.QAQueued:
 		return voicehook.RunResult{} // submitted: the webhook brings the transcript
 	}
-	job, err := c.Records.Job(ctx, run.JobID)
+	job, err := readJob(ctx, c.Records, run.JobID)
 	if err != nil {
 		return voicehook.RunResult{Retry: fmt.Errorf("reading job: %w", err)}
 	}
@@ -137,7 +155,7 @@ func (c *Checker) Check(ctx context.Context, run voicehook.QARun) voicehook.RunR
 		return c.save(ctx, log, chk)
 	case err != nil:
 		c.count("transient_error")
-		log.Warn("speech to text failed; will retry", "err", err)
+		log.WarnContext(ctx, "speech to text failed; will retry", "err", err)
 		return voicehook.RunResult{Retry: err}
 	}
 	c.count("ok")
@@ -151,7 +169,7 @@ func (c *Checker) Check(ctx context.Context, run voicehook.QARun) voicehook.RunR
 		// one, if it comes, still matches by its metadata.
 		return voicehook.RunResult{Retry: fmt.Errorf("recording the speech-to-text request: %w", err)}
 	}
-	log.Info("transcription requested", "request_id", res.RequestID)
+	log.InfoContext(ctx, "transcription requested", "request_id", res.RequestID)
 	return voicehook.RunResult{}
 }
 
@@ -181,13 +199,15 @@ func (c *Checker) submit(ctx context.Context, chk voicehook.QACheck) (elevenlabs
 	}
 	if fetch.PublicHTTPS(chk.Audio.URL) {
 		req.CloudStorageURL = chk.Audio.URL
-		return c.STT.Transcribe(ctx, req)
+		return c.transcribe(ctx, req)
 	}
 	if c.Audio == nil {
 		return elevenlabs.TranscribeResult{}, voicehook.Permanent(
 			"the voiceover's URL is not public HTTPS and this storage cannot read it back to upload it", nil)
 	}
-	f, err := c.Audio.OpenAudio(ctx, chk.Audio.Key)
+	rctx, span := tracing.Start(ctx, "storage.read", attribute.String("voicehook.key", chk.Audio.Key))
+	f, err := c.Audio.OpenAudio(rctx, chk.Audio.Key)
+	tracing.End(span, err)
 	if errors.Is(err, voicehook.ErrNotFound) {
 		return elevenlabs.TranscribeResult{}, voicehook.Permanent("the stored voiceover is gone", err)
 	}
@@ -196,7 +216,14 @@ func (c *Checker) submit(ctx context.Context, chk voicehook.QACheck) (elevenlabs
 	}
 	defer f.Close()
 	req.File, req.FileName, req.ContentType = io.Reader(f), path.Base(chk.Audio.Key), chk.Audio.ContentType
-	return c.STT.Transcribe(ctx, req)
+	return c.transcribe(ctx, req)
+}
+
+func (c *Checker) transcribe(ctx context.Context, req elevenlabs.TranscribeRequest) (elevenlabs.TranscribeResult, error) {
+	ctx, span := tracing.Start(ctx, "elevenlabs.stt", attribute.Bool("voicehook.stt.webhook", req.Webhook))
+	res, err := c.STT.Transcribe(ctx, req)
+	tracing.End(span, err)
+	return res, err
 }
 
 // maxAlignCells bounds the word alignment's table (one byte a cell): a
@@ -237,7 +264,7 @@ func (c *Checker) save(ctx context.Context, log *slog.Logger, chk voicehook.QACh
 	if err := c.showInRecords(ctx, chk); err != nil && !voicehook.IsPermanent(err) {
 		return voicehook.RunResult{Retry: err}
 	} else if err != nil {
-		refusedByRecords(log, err)
+		refusedByRecords(ctx, log, err)
 	}
 	return voicehook.RunResult{}
 }
@@ -245,15 +272,15 @@ func (c *Checker) save(ctx context.Context, log *slog.Logger, chk voicehook.QACh
 // refusedByRecords is the note for records that refuse the QA fields for
 // good (a field missing, a select option not allowed): the verdict stands
 // in voicehook, and retrying cannot help.
-func refusedByRecords(log *slog.Logger, err error) string {
-	log.Error("the records refuse the QA fields; the verdict is kept in voicehook only", "err", err)
+func refusedByRecords(ctx context.Context, log *slog.Logger, err error) string {
+	log.ErrorContext(ctx, "the records refuse the QA fields; the verdict is kept in voicehook only", "err", err)
 	return "; the records refused the QA fields: " + err.Error()
 }
 
 // finished counts and logs a check that just got its final state.
-func (c *Checker) finished(_ context.Context, log *slog.Logger, chk voicehook.QACheck) {
+func (c *Checker) finished(ctx context.Context, log *slog.Logger, chk voicehook.QACheck) {
 	if chk.State == voicehook.QACancelled {
-		log.Info("QA check cancelled", "reason", chk.Notes)
+		log.InfoContext(ctx, "QA check cancelled", "reason", chk.Notes)
 		return
 	}
 	status := chk.Status
@@ -268,11 +295,11 @@ func (c *Checker) finished(_ context.Context, log *slog.Logger, chk voicehook.QA
 	}
 	switch status {
 	case voicehook.QAFlagged:
-		log.Warn("voiceover QA flagged", "notes", chk.Notes, "request_id", chk.RequestID)
+		log.WarnContext(ctx, "voiceover QA flagged", "notes", chk.Notes, "request_id", chk.RequestID)
 	case voicehook.QAPassed:
-		log.Info("voiceover QA passed", "notes", chk.Notes)
+		log.InfoContext(ctx, "voiceover QA passed", "notes", chk.Notes)
 	default:
-		log.Warn("voiceover QA unchecked", "notes", chk.Notes)
+		log.WarnContext(ctx, "voiceover QA unchecked", "notes", chk.Notes)
 	}
 }
 
@@ -282,7 +309,10 @@ func (c *Checker) showInRecords(ctx context.Context, chk voicehook.QACheck) erro
 	if c.Shown == nil || chk.State == voicehook.QACancelled {
 		return nil
 	}
-	if err := c.Shown.SetSegmentQA(ctx, chk.SegmentID, chk); err != nil {
+	ctx, span := tracing.Start(ctx, "records.segment_qa")
+	err := c.Shown.SetSegmentQA(ctx, chk.SegmentID, chk)
+	tracing.End(span, err)
+	if err != nil {
 		return fmt.Errorf("writing QA to the records: %w", err)
 	}
 	return nil
@@ -329,7 +359,7 @@ func (c *Checker) Receive(ctx context.Context, eventID string, tr voicehook.Tran
 	if err := c.showInRecords(ctx, chk); err != nil && !voicehook.IsPermanent(err) {
 		return voicehook.EventFinish{}, err
 	} else if err != nil {
-		details += refusedByRecords(log, err)
+		details += refusedByRecords(ctx, log, err)
 	}
 	return voicehook.EventFinish{Status: voicehook.EventSucceeded, RelatedJob: chk.JobID, ErrorDetails: details}, nil
 }

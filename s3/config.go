@@ -45,6 +45,9 @@ type Config struct {
 	// Secure selects HTTPS. It is ignored when Endpoint is a URL (its scheme
 	// decides) or empty (AWS S3 is always HTTPS).
 	Secure bool
+	// WrapTransport, if set, wraps the HTTP transport (tracing: a client
+	// span and traceparent on each request).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Storage puts audio into one bucket. It is safe for concurrent use.
@@ -85,6 +88,16 @@ func newStorage(cfg Config, getenv func(string) string, transport http.RoundTrip
 	creds, err := credentialsFor(cfg, getenv)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.WrapTransport != nil {
+		if transport == nil {
+			t, err := minio.DefaultTransport(secure)
+			if err != nil {
+				return nil, fmt.Errorf("s3: building the HTTP transport: %w", err)
+			}
+			transport = t
+		}
+		transport = cfg.WrapTransport(transport)
 	}
 	lookup := minio.BucketLookupAuto
 	if cfg.PathStyle {

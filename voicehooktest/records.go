@@ -174,16 +174,95 @@ func RunRecords(t *testing.T, newRecords func(t *testing.T) RecordsHarness) {
 		}
 	})
 
+	// A new job for a segment whose job is still processing supersedes it:
+	// the old job fails, saying by which job, instead of staying
+	// processing forever. The segment is left as it is (its new job is
+	// under way), and jobs of other segments are not touched. An event
+	// naming the segment then resolves the new job.
+	t.Run("SecondJobSupersedesAProcessingOne", func(t *testing.T) {
+		t.Parallel()
+		h := newRecords(t)
+		seg, other := h.NewSegment(t), h.NewSegment(t)
+		first := create(t, h, seg, "proj-1")
+		otherJob := create(t, h, other, "")
+		// An event matched the first job (and is fetching its audio)
+		// when the operator creates the new one.
+		if got, err := h.Records.FindJob(ctx, voicehook.JobQuery{SegmentID: seg}); err != nil || got.ID != first.ID {
+			t.Fatalf("FindJob before the new job = %+v, %v; want %s", got, err, first.ID)
+		}
+		before := segment(t, h, seg)
+		second := create(t, h, seg, "proj-2")
+		at := h.Clock.Now()
+
+		wantFirst := job(t, h, first.ID)
+		wantFirst.Status, wantFirst.ErrorDetails, wantFirst.Timestamps.Failed = voicehook.JobFailed, "superseded by "+second.ID, &at
+		if diff := cmp.Diff(wantFirst, job(t, h, first.ID)); diff != "" {
+			t.Errorf("the superseded job (-want +got):\n%s", diff)
+		}
+		if got := job(t, h, second.ID); got.Status != voicehook.JobProcessing {
+			t.Errorf("the new job is %s, want processing", got.Status)
+		}
+		if got := job(t, h, otherJob.ID); got.Status != voicehook.JobProcessing {
+			t.Errorf("another segment's job is %s, want processing (untouched)", got.Status)
+		}
+		if diff := cmp.Diff(before, segment(t, h, seg), segmentOpts(h)); diff != "" {
+			t.Errorf("the segment changed (-before +after):\n%s", diff)
+		}
+
+		// The superseded job's own event cannot finish it any more.
+		finish(t, h, first, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
+		if got := job(t, h, first.ID); got.Status != voicehook.JobFailed {
+			t.Errorf("the superseded job moved to %s when its event finished it", got.Status)
+		}
+		if diff := cmp.Diff(before, segment(t, h, seg), segmentOpts(h)); diff != "" {
+			t.Errorf("finishing the superseded job changed the segment (-before +after):\n%s", diff)
+		}
+
+		// An event naming the segment (with or without the old job's id)
+		// resolves the new job.
+		queries := []voicehook.JobQuery{{SegmentID: seg}}
+		if h.Stores.ExternalIDs {
+			queries = append(queries, voicehook.JobQuery{SegmentID: seg, ExternalIDs: []string{"proj-1"}})
+		}
+		for _, q := range queries {
+			got, err := h.Records.FindJob(ctx, q)
+			if err != nil {
+				t.Fatalf("FindJob(%+v): %v", q, err)
+			}
+			if got.ID != second.ID {
+				t.Errorf("FindJob(%+v) = %s (%s), want the new job %s", q, got.ID, got.Status, second.ID)
+			}
+		}
+
+		// A third job supersedes the second; the first keeps what it said.
+		third := create(t, h, seg, "")
+		if got := job(t, h, second.ID); got.Status != voicehook.JobFailed || got.ErrorDetails != "superseded by "+third.ID {
+			t.Errorf("the second job after a third = %s %q, want failed %q", got.Status, got.ErrorDetails, "superseded by "+third.ID)
+		}
+		if got := job(t, h, first.ID); got.ErrorDetails != "superseded by "+second.ID {
+			t.Errorf("the first job now says %q, want %q", got.ErrorDetails, "superseded by "+second.ID)
+		}
+		// A finished job is not superseded: it keeps its end.
+		finish(t, h, third, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
+		doneThird := job(t, h, third.ID)
+		create(t, h, seg, "")
+		if diff := cmp.Diff(doneThird, job(t, h, third.ID)); diff != "" {
+			t.Errorf("a new job moved a completed one (-before +after):\n%s", diff)
+		}
+	})
+
 	t.Run("ListJobs", func(t *testing.T) {
 		t.Parallel()
 		h := newRecords(t)
 		segA, segB := h.NewSegment(t), h.NewSegment(t)
+		// Each first job finishes before its segment's second is created
+		// (a second job would supersede a processing one).
 		a1 := create(t, h, segA, "")
 		b1 := create(t, h, segB, "")
+		finish(t, h, a1, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
+		finish(t, h, b1, voicehook.Failed("quota exceeded", h.Clock.Advance(time.Second)))
 		a2 := create(t, h, segA, "")
 		b2 := create(t, h, segB, "")
-		finish(t, h, a1, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
-		finish(t, h, b2, voicehook.Failed("quota exceeded", h.Clock.Advance(time.Second)))
 		byID := map[string]voicehook.Job{}
 		for _, j := range []voicehook.Job{a1, b1, a2, b2} {
 			byID[j.ID] = job(t, h, j.ID)
@@ -201,11 +280,11 @@ func RunRecords(t *testing.T, newRecords func(t *testing.T) RecordsHarness) {
 			want []voicehook.Job
 		}{
 			{"all, newest first", voicehook.JobFilter{}, jobs(b2, a2, b1, a1)},
-			{"processing", voicehook.JobFilter{Status: voicehook.JobProcessing}, jobs(a2, b1)},
+			{"processing", voicehook.JobFilter{Status: voicehook.JobProcessing}, jobs(b2, a2)},
 			{"completed", voicehook.JobFilter{Status: voicehook.JobCompleted}, jobs(a1)},
-			{"failed", voicehook.JobFilter{Status: voicehook.JobFailed}, jobs(b2)},
+			{"failed", voicehook.JobFilter{Status: voicehook.JobFailed}, jobs(b1)},
 			{"segment", voicehook.JobFilter{SegmentID: segA}, jobs(a2, a1)},
-			{"segment and status", voicehook.JobFilter{SegmentID: segB, Status: voicehook.JobProcessing}, jobs(b1)},
+			{"segment and status", voicehook.JobFilter{SegmentID: segB, Status: voicehook.JobProcessing}, jobs(b2)},
 			{"limit", voicehook.JobFilter{Limit: 3}, jobs(b2, a2, b1)},
 			{"limit within a segment", voicehook.JobFilter{SegmentID: segA, Limit: 1}, jobs(a2)},
 			{"segment without jobs", voicehook.JobFilter{SegmentID: h.NewSegment(t)}, nil},
@@ -260,22 +339,21 @@ func RunRecords(t *testing.T, newRecords func(t *testing.T) RecordsHarness) {
 	t.Run("FindJob", func(t *testing.T) {
 		t.Parallel()
 		h := newRecords(t)
-		// A processing job wins over a newer finished one.
+		// A segment's processing job over its finished ones. (A segment
+		// holds at most one processing job: a new one supersedes it, see
+		// SecondJobSupersedesAProcessingOne.)
 		segP := h.NewSegment(t)
+		olderDone := create(t, h, segP, "")
+		finish(t, h, olderDone, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
 		processing := create(t, h, segP, "")
-		newerDone := create(t, h, segP, "")
-		finish(t, h, newerDone, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
 		// With only finished jobs, the newest.
 		segF := h.NewSegment(t)
 		older := create(t, h, segF, "")
-		newer := create(t, h, segF, "")
 		finish(t, h, older, voicehook.Completed(audio, h.Clock.Advance(time.Second)))
+		newer := create(t, h, segF, "")
 		finish(t, h, newer, voicehook.Failed("quota exceeded", h.Clock.Advance(time.Second)))
-		// With several processing, the newest.
-		segN := h.NewSegment(t)
-		create(t, h, segN, "")
-		newest := create(t, h, segN, "")
-		// By the sender's id, with the same preference; the id has the
+		// By the sender's id, a processing job wins over a newer finished
+		// one (jobs of different segments may share an id); the id has the
 		// characters a formula or query must escape.
 		const extID = `it's "proj"/1\`
 		byExt := create(t, h, h.NewSegment(t), extID)
@@ -289,9 +367,8 @@ func RunRecords(t *testing.T, newRecords func(t *testing.T) RecordsHarness) {
 			want *voicehook.Job // nil: ErrNotFound
 		}
 		tests := []test{
-			{"processing over newer finished", voicehook.JobQuery{SegmentID: segP}, &processing},
+			{"processing over finished", voicehook.JobQuery{SegmentID: segP}, &processing},
 			{"newest finished", voicehook.JobQuery{SegmentID: segF}, &newer},
-			{"newest processing", voicehook.JobQuery{SegmentID: segN}, &newest},
 			{"segment without jobs", voicehook.JobQuery{SegmentID: withoutJobs}, nil},
 			{"nothing asked", voicehook.JobQuery{}, nil},
 		}

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/voicehook/voicehook"
 )
 
@@ -31,6 +34,12 @@ func (s *Server) ingestWithin(w http.ResponseWriter, r *http.Request, ev voiceho
 	}
 	if errors.Is(res.Err, context.DeadlineExceeded) && r.Context().Err() == nil {
 		res.Err = fmt.Errorf("%w: not committed within --ack-timeout %s: %w", voicehook.ErrUnavailable, s.AckTimeout, res.Err)
+		// The delivery's span (if traced) says why it was answered 503;
+		// its commit span, if the writer took it, shows how long the
+		// commit really took.
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetAttributes(attribute.Bool("voicehook.ack_timeout", true))
+		}
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(s.AckTimeout)))
 	return res

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,15 +25,18 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// admin holds the pages' state: parsed templates and the CSRF key.
+// admin holds the pages' state: parsed templates, the CSRF key and the ack
+// latency snapshots (admin_ack.go).
 type admin struct {
 	s     *Server
 	pages map[string]*template.Template
 	csrf  *csrf
+	// ack is nil without metrics.
+	ack *ackRing
 }
 
 // pageNames are the templates in templates/, each rendered inside layout.html.
-var pageNames = []string{"overview", "events", "event", "jobs", "segment", "dead", "login", "error", "qa"}
+var pageNames = []string{"overview", "events", "event", "jobs", "job", "segment", "dead", "login", "error", "qa", "search"}
 
 func newAdmin(s *Server) *admin {
 	a := &admin{s: s, pages: map[string]*template.Template{}, csrf: newCSRF(s)}
@@ -48,10 +52,23 @@ func newAdmin(s *Server) *admin {
 		"path":        url.PathEscape,
 		"seconds":     func(ms int64) string { return fmt.Sprintf("%.1f s", float64(ms)/1000) },
 		"qaOn":        func() bool { return s.QA != nil }, // the menu's QA link
+		"plural":      plural,
+		"half":        func(v float64) float64 { return v / 2 },
 	}
 	for _, name := range pageNames {
 		a.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	if s.Metrics != nil {
+		a.ack = newAckRing(s.Metrics.AckLatency)
+		now := func() time.Time { // not a.now: the sampler must not hold a
+			if s.Clock == nil {
+				return time.Now()
+			}
+			return s.Clock.Now()
+		}
+		a.ack.sample(now()) // the baseline the first minute is counted from
+		startAckSampler(a.ack, time.Minute, now)
 	}
 	return a
 }
@@ -64,7 +81,10 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	page("GET /events", a.events)
 	page("GET /events/{id}", a.event)
 	page("POST /events/{id}/replay", a.replay)
+	page("POST /events/{id}/retry-segment", a.retrySegment)
 	page("GET /jobs", a.jobs)
+	page("GET /jobs/{id}", a.job)
+	page("GET /search", a.search)
 	page("GET /segments/{id}", a.segment)
 	page("GET /dead", a.dead)
 	page("POST /dead/replay", a.replayAll)
@@ -152,7 +172,11 @@ type page struct {
 	CSRF    string
 	SignOut bool
 	Notice  *notice
-	Data    any
+	// Refresh, on the pages that offer auto-refresh, is its control.
+	Refresh *refreshControl
+	// Search is the header's search box's text.
+	Search string
+	Data   any
 }
 
 func (a *admin) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
@@ -301,16 +325,48 @@ func (a *admin) now() time.Time {
 	return a.s.Clock.Now()
 }
 
-// ago says how long before now t was, coarsely.
+// ago says how long before now t was, coarsely ("3 min ago"), for beside
+// an absolute time.
 func (a *admin) ago(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	d := a.now().Sub(t)
-	if d < 0 {
+	return relTime(a.now().Sub(t))
+}
+
+// relTime says how long ago something d before now was; d < 0 is later
+// than now (another replica's clock, or a time set ahead).
+func relTime(d time.Duration) string {
+	switch {
+	case d < -30*time.Second:
+		return "in " + coarse(-d)
+	case d < 10*time.Second:
 		return "just now"
 	}
-	return fmtDuration(d) + " ago"
+	return coarse(d) + " ago"
+}
+
+// coarse writes d in its largest unit, and the next one under ten hours.
+func coarse(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min"
+	case d < 10*time.Hour && d%time.Hour >= time.Minute:
+		return strconv.Itoa(int(d/time.Hour)) + " h " + strconv.Itoa(int(d%time.Hour/time.Minute)) + " min"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+}
+
+// plural writes a count with its noun: "1 event", "2 events".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func fmtDuration(d time.Duration) string {

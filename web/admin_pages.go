@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,27 +21,44 @@ var knownTypes = []string{"speech.completed", "post_call_audio", "post_call_tran
 
 // flash turns the msg query parameter a POST redirected with into a notice.
 // Only fixed texts and numbers are shown, never text from the URL.
+// jobIDShape is what voicehook's job ids look like.
+var jobIDShape = regexp.MustCompile(`^job_[0-9a-f-]{1,64}$`)
+
 func flash(q url.Values) *notice {
-	n := func(name string) string {
+	n := func(name string) int {
 		v, err := strconv.Atoi(q.Get(name))
 		if err != nil || v < 0 {
-			return "0"
+			return 0
 		}
-		return strconv.Itoa(v)
+		return v
 	}
 	switch q.Get("msg") {
 	case "replaying":
 		return &notice{"ok", "Replay requested: the event is queued again. Reload to follow it."}
+	case "retried":
+		job := q.Get("job")
+		if !jobIDShape.MatchString(job) {
+			job = "a new job" // a crafted link says nothing it chose
+		}
+		return &notice{"ok", "Created " + job + " for this segment and replayed the event. Reload to follow it."}
+	case "unchanged":
+		return &notice{"warn", "Replay requested, but it changes nothing: the job is already finished. Use Retry segment to create a new job and replay in one step."}
 	case "in_progress":
 		return &notice{"warn", "This event is still being processed, so there is nothing to replay yet. Replay it once it has finished."}
 	case "replayed_all":
-		text := n("n") + " dead events queued again."
-		if s := n("skipped"); s != "0" {
-			text += " " + s + " were skipped: already being processed again, or gone."
+		text := plural(n("n"), "dead event", "dead events") + " queued again."
+		if s := n("skipped"); s == 1 {
+			text += " 1 was skipped: already being processed again, or gone."
+		} else if s > 1 {
+			text += " " + strconv.Itoa(s) + " were skipped: already being processed again, or gone."
 		}
 		return &notice{"ok", text}
 	case "replay_stopped":
-		return &notice{"error", n("n") + " events were queued again, then the store stopped answering. Try again in a moment."}
+		verb := " were"
+		if n("n") == 1 {
+			verb = " was"
+		}
+		return &notice{"error", plural(n("n"), "event", "events") + verb + " queued again, then the store stopped answering. Try again in a moment."}
 	}
 	return nil
 }
@@ -55,12 +73,13 @@ type statusRow struct {
 
 type overviewData struct {
 	O              voicehook.Overview
+	Charts         chartsData
 	Rows           []statusRow
 	HourTotal      int
 	DayTotal       int
 	ProcessingJobs string
 	OldestAge      time.Duration
-	Recent         []voicehook.Event
+	Recent         []eventRow
 	// Characters is what ElevenLabs billed for generations in the last
 	// 24 hours; -1 when this server generates nothing.
 	Characters int
@@ -83,6 +102,14 @@ func (p RecordsPace) Lowered() bool { return p.PerSecond < p.Max }
 func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 	d := overviewData{}
 	now := a.now()
+	q := r.URL.Query()
+	window, known := pickWindow(q.Get("window"))
+	code, warn := http.StatusOK, (*notice)(nil)
+	if !known {
+		code = http.StatusBadRequest
+		warn = &notice{"error", "Check the chart window: " + chartWindows[0].Name + " or " + chartWindows[1].Name + ". The last hour is shown."}
+		q.Del("window")
+	}
 	o, err := a.s.Inbox.Overview(r.Context(), now)
 	if err != nil {
 		a.storeError(w, r, err, "overview")
@@ -124,8 +151,9 @@ func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err, "events")
 		return
 	}
-	d.Recent = recent
-	a.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview", Data: d})
+	d.Recent = a.eventRows(r.Context(), recent)
+	d.Charts = a.overviewCharts(r.Context(), window, now, q)
+	a.render(w, r, code, "overview", page{Title: "Overview", Nav: "overview", Notice: warn, Refresh: refreshFor(r), Data: d})
 }
 
 // ------------------------------------------------------------------- events
@@ -143,7 +171,7 @@ type eventsData struct {
 	UntilVal  string
 	Statuses  []voicehook.EventStatus
 	Types     []string
-	Events    []voicehook.Event
+	Events    []eventRow
 	OlderURL  string
 	NewestURL string
 	Err       string
@@ -210,7 +238,7 @@ func (a *admin) events(w http.ResponseWriter, r *http.Request) {
 			a.storeError(w, r, err, "events")
 			return
 		}
-		d.Events = events
+		d.Events = a.eventRows(r.Context(), events)
 		keep := url.Values{}
 		for k, v := range map[string]string{"status": d.F.Status, "type": d.F.Type, "segment": d.F.Segment, "since": d.F.Since, "until": d.F.Until} {
 			if v != "" {
@@ -229,7 +257,7 @@ func (a *admin) events(w http.ResponseWriter, r *http.Request) {
 			d.NewestURL = "/events?" + keep.Encode()
 		}
 	}
-	a.render(w, r, code, "events", page{Title: "Events", Nav: "events", Notice: flash(q), Data: d})
+	a.render(w, r, code, "events", page{Title: "Events", Nav: "events", Notice: flash(q), Refresh: refreshFor(r), Data: d})
 }
 
 // -------------------------------------------------------------------- event
@@ -241,11 +269,15 @@ type eventData struct {
 	Headers     []headerRow
 	Payload     string
 	PayloadNote string
-	Attempts    []voicehook.Attempt
-	Job         *voicehook.Job
-	JobNote     string
-	Segment     *voicehook.Segment
-	SegmentID   string
+	// History is the attempts with repeats collapsed (history.go).
+	History []historyRow
+	Job     *voicehook.Job
+	// ReplayNote, when set, says a replay would change nothing (the job
+	// is finished): the page offers Retry segment beside Replay.
+	ReplayNote string
+	JobNote    string
+	Segment    *voicehook.Segment
+	SegmentID  string
 }
 
 func (a *admin) event(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +292,10 @@ func (a *admin) event(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err, "attempts")
 		return
 	}
-	d := eventData{Event: ev, Attempts: attempts, SegmentID: ev.SegmentID}
+	d := eventData{Event: ev, History: collapseHistory(attempts), SegmentID: ev.SegmentID}
+	if ev.Status.Finished() {
+		d.ReplayNote = a.s.replayNote(ctx, ev)
+	}
 	for name, v := range shownHeaders(ev.Headers) {
 		d.Headers = append(d.Headers, headerRow{name, v})
 	}
@@ -306,14 +341,41 @@ func (a *admin) replay(w http.ResponseWriter, r *http.Request) {
 	default:
 		a.s.Wake()
 		a.s.Logger.Info("event replay requested", "event_id", id, "from", "admin page")
-		http.Redirect(w, r, back+"?msg=replaying", http.StatusSeeOther)
+		msg := "replaying"
+		if ev, err := a.s.Inbox.Event(r.Context(), id); err == nil && a.s.replayNote(r.Context(), ev) != "" {
+			msg = "unchanged"
+		}
+		http.Redirect(w, r, back+"?msg="+msg, http.StatusSeeOther)
+	}
+}
+
+// retrySegment creates a new job for the event's segment and replays the
+// event, in one step (Server.retrySegment).
+func (a *admin) retrySegment(w http.ResponseWriter, r *http.Request) {
+	if !a.checkForm(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	job, _, err := a.s.retrySegment(r.Context(), id)
+	var refused *retryRefusal
+	switch {
+	case errors.As(err, &refused):
+		a.renderError(w, r, http.StatusConflict, "Cannot retry this segment", refused.Error())
+	case err != nil && job.ID == "":
+		a.storeError(w, r, err, "event")
+	case err != nil:
+		a.renderError(w, r, http.StatusServiceUnavailable, "Job created, replay not queued",
+			"Job "+job.ID+" was created, but the event could not be queued again: "+err.Error()+". Replay the event once the store answers.")
+	default:
+		a.s.Logger.Info("segment retried", "event_id", id, "job_id", job.ID, "from", "admin page")
+		http.Redirect(w, r, "/events/"+url.PathEscape(id)+"?"+url.Values{"msg": {"retried"}, "job": {job.ID}}.Encode(), http.StatusSeeOther)
 	}
 }
 
 // --------------------------------------------------------------------- dead
 
 type deadData struct {
-	Events    []voicehook.Event
+	Events    []eventRow
 	OlderURL  string
 	NewestURL string
 }
@@ -326,14 +388,14 @@ func (a *admin) dead(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err, "events")
 		return
 	}
-	d := deadData{Events: events}
+	d := deadData{Events: a.eventRows(r.Context(), events)}
 	if len(events) == pageSize {
 		d.OlderURL = "/dead?" + url.Values{"before": {events[len(events)-1].ID}}.Encode()
 	}
 	if before != "" {
 		d.NewestURL = "/dead"
 	}
-	a.render(w, r, http.StatusOK, "dead", page{Title: "Dead events", Nav: "dead", Notice: flash(q), Data: d})
+	a.render(w, r, http.StatusOK, "dead", page{Title: "Dead events", Nav: "dead", Notice: flash(q), Refresh: refreshFor(r), Data: d})
 }
 
 // replayAll queues again the dead events the page showed (their ids come
@@ -408,7 +470,7 @@ func (a *admin) jobs(w http.ResponseWriter, r *http.Request) {
 type segmentData struct {
 	Segment    voicehook.Segment
 	Jobs       []voicehook.Job
-	Events     []voicehook.Event
+	Events     []eventRow
 	EventsURL  string
 	MoreEvents bool
 	// QA is the comparison of the voiceover with its script (--qa stt).
@@ -444,7 +506,7 @@ func (a *admin) segment(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err, "events")
 		return
 	}
-	d := segmentData{Segment: seg, Jobs: jobs, Events: events, MoreEvents: len(events) == segmentEvents,
+	d := segmentData{Segment: seg, Jobs: jobs, Events: a.eventRows(ctx, events), MoreEvents: len(events) == segmentEvents,
 		EventsURL: "/events?" + url.Values{"segment": {seg.ID}}.Encode(), QA: comparison}
 	a.render(w, r, http.StatusOK, "segment", page{Title: "Segment " + seg.ID, Nav: "jobs",
 		Notice: a.regenerateNotice(ctx, r.URL.Query(), seg, jobs), Data: d})

@@ -314,7 +314,7 @@ func TestAdminPages(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"/", 200, []string{`id="queue-depth">3<`, `id="dead-count">2<`, "3m 0s", `href="/events/evt_3"`, "jobs processing"}},
+		{"/", 200, []string{`id="queue-depth">3<`, `id="dead-count">2<`, "3m 0s", `href="/events/evt_3"`, "job processing"}},
 		{"/events", 200, []string{`href="/events/evt_1"`, `href="/events/evt_4"`, "gave up after 2 attempts", `<option value="dead">`}},
 		{"/events?status=dead", 200, []string{`href="/events/evt_1"`, `<option value="dead" selected>`}},
 		{"/events?status=bogus", 400, []string{"Check the filter: status"}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/voicehook/voicehook"
@@ -110,7 +111,12 @@ func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: voicehook.JobStatus(q.Get("status")), SegmentID: q.Get("segment_id"), Limit: limit})
+	status := voicehook.JobStatus(q.Get("status"))
+	if status != "" && !status.Valid() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status %q: want %s", status, oneOf(voicehook.JobStatuses)))
+		return
+	}
+	jobs, err := s.Records.ListJobs(r.Context(), voicehook.JobFilter{Status: status, SegmentID: q.Get("segment_id"), Limit: limit})
 	if err != nil {
 		s.writeStoreError(w, err, "jobs")
 		return
@@ -164,15 +170,28 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := voicehook.EventFilter{Status: voicehook.EventStatus(q.Get("status")), SegmentID: q.Get("segment_id"), Type: q.Get("type"), Limit: limit, BeforeID: q.Get("before")}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, name+" must be an RFC 3339 time")
+	if f.Status != "" && !f.Status.Valid() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status %q: want %s", f.Status, oneOf(voicehook.EventStatuses)))
+		return
+	}
+	now := s.now()
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, ok := timeParam(v, now)
+			if !ok {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s %q: %s", p.name, v, timeForms))
 				return
 			}
-			*dst = t
+			*p.dst = t
 		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("since (%s) is not before until (%s): nothing can match",
+			f.Since.UTC().Format(time.RFC3339), f.Until.UTC().Format(time.RFC3339)))
+		return
 	}
 	events, err := s.Inbox.ListEvents(r.Context(), f)
 	if err != nil {
@@ -205,28 +224,44 @@ func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := viewEvent(ev, -1)
-	v.History = nonNil(attempts)
+	v.History = collapseHistory(attempts)
 	writeJSON(w, http.StatusOK, v)
 }
 
+// handleReplay: POST /api/events/{id}/replay puts a finished event back in
+// the queue (202). When the job it would act on is already finished, the
+// answer's "message" says the replay changes nothing and what would.
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	ev, err := s.Inbox.Event(r.Context(), id)
+	if err != nil {
+		s.writeStoreError(w, err, "event")
+		return
+	}
+	note := ""
+	if ev.Status.Finished() {
+		note = s.replayNote(r.Context(), ev)
+	}
 	if err := s.Inbox.Replay(r.Context(), id); err != nil {
 		s.writeStoreError(w, err, "event")
 		return
 	}
-	s.Wake()
-	s.Logger.Info("event replay requested", "event_id", id)
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replaying", "event_id": id})
+	s.wake()
+	s.Logger.Info("event replay requested", "event_id", id, "note", note)
+	reply := map[string]string{"status": "replaying", "event_id": id}
+	if note != "" {
+		reply["message"] = note
+	}
+	writeJSON(w, http.StatusAccepted, reply)
 }
 
 // eventView is an event as the API shows it: the raw payload inline as JSON
 // when it is JSON, as a string otherwise.
 type eventView struct {
 	voicehook.Event
-	RawPayload     any                 `json:"raw_payload,omitempty"`
-	PayloadOmitted bool                `json:"raw_payload_omitted,omitempty"`
-	History        []voicehook.Attempt `json:"history,omitempty"`
+	RawPayload     any          `json:"raw_payload,omitempty"`
+	PayloadOmitted bool         `json:"raw_payload_omitted,omitempty"`
+	History        []historyRow `json:"history,omitempty"`
 }
 
 func viewEvent(ev voicehook.Event, maxPayload int) eventView {
@@ -249,9 +284,44 @@ func limitParam(s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 1000 {
-		return 0, errors.New("limit must be a number from 1 to 1000")
+		return 0, fmt.Errorf("limit %q: want a number from 1 to 1000", s)
 	}
 	return n, nil
+}
+
+// timeForms names what since and until take, for the 400 that refuses
+// anything else.
+const timeForms = "want an RFC 3339 time (2025-03-14T15:09:26Z), a date (2025-03-14, UTC) or a duration before now (90m, 24h)"
+
+// timeParam reads a time filter: an RFC 3339 time, a date (midnight UTC),
+// or a positive duration counted back from now ("24h": the last day).
+func timeParam(v string, now time.Time) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, true
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), true
+	}
+	return time.Time{}, false
+}
+
+// oneOf lists valid values for an error message: "a, b or c".
+func oneOf[T ~string](vals []T) string {
+	var b strings.Builder
+	for i, v := range vals {
+		switch {
+		case i == 0:
+		case i == len(vals)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
 }
 
 func nonNil[T any](s []T) []T {

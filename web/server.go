@@ -116,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/events", s.handleListEvents)
 	api("GET /api/events/{id}", s.handleGetEvent)
 	api("POST /api/events/{id}/replay", s.handleReplay)
+	api("POST /api/events/{id}/retry-segment", s.handleRetrySegment)
 	s.adminRoutes(mux) // the operator's pages: admin.go
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -154,10 +155,16 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// writeJSON answers v as JSON. It does not escape <, > and & (Go's default
+// writes & as \u0026): a callback URL must read as the URL it is, and the
+// body is JSON that nosniff keeps any browser from reading as HTML.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 // writeError answers {"status":"error","message":…}. The message is safe to

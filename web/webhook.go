@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/elevenlabs"
@@ -93,9 +96,10 @@ func newEventID() string { return "evt_" + uuid.Must(uuid.NewV7()).String() }
 // already, as a duplicate), 503 otherwise.
 func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, ev voicehook.NewEvent, start time.Time) voicehook.IngestResult {
 	res := s.ingestWithin(w, r, ev)
+	annotateDelivery(r.Context(), ev, res)
 	if res.Err != nil {
 		s.Metrics.Deliveries.WithLabelValues("unavailable").Inc()
-		s.Logger.Error("storing webhook event", "err", res.Err, "segment_id", ev.SegmentID)
+		s.Logger.ErrorContext(r.Context(), "storing webhook event", "err", res.Err, "segment_id", ev.SegmentID)
 		writeError(w, http.StatusServiceUnavailable, "event not acknowledged: the store is unavailable or did not commit it in time; retry (if it was stored meanwhile, the retry is answered as a duplicate)")
 		return res
 	}
@@ -104,13 +108,33 @@ func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, ev voicehoo
 	if res.Duplicate {
 		s.Metrics.Deliveries.WithLabelValues("duplicate").Inc()
 		reply["duplicate"] = true
-		s.Logger.Info("duplicate delivery", "event_id", res.EventID, "segment_id", ev.SegmentID)
+		s.Logger.InfoContext(r.Context(), "duplicate delivery", "event_id", res.EventID, "segment_id", ev.SegmentID)
 	} else {
 		s.Metrics.Deliveries.WithLabelValues("accepted").Inc()
-		s.Logger.Debug("event accepted", "event_id", res.EventID, "segment_id", ev.SegmentID)
+		s.Logger.DebugContext(r.Context(), "event accepted", "event_id", res.EventID, "segment_id", ev.SegmentID)
 	}
 	writeJSON(w, http.StatusOK, reply)
 	return res
+}
+
+// annotateDelivery tells the delivery's server span (cmd/voicehook's wiring
+// starts one per delivery when tracing is on) what the delivery became:
+// for a duplicate, the event it repeats. With tracing off there is no span,
+// and this costs one context lookup.
+func annotateDelivery(ctx context.Context, ev voicehook.NewEvent, res voicehook.IngestResult) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	id := res.EventID
+	if id == "" {
+		id = ev.ID // not stored; the id it would have had
+	}
+	span.SetAttributes(attribute.String("voicehook.event_id", id), attribute.String("voicehook.event_type", ev.Type),
+		attribute.String("voicehook.segment_id", ev.SegmentID), attribute.Bool("voicehook.duplicate", res.Duplicate))
+	if res.Err != nil {
+		span.RecordError(res.Err)
+	}
 }
 
 // bodyReadFailed answers a body that could not be read whole.
@@ -121,7 +145,7 @@ func (s *Server) bodyReadFailed(w http.ResponseWriter, r *http.Request, err erro
 		s.bodyTooLarge(w, r, limit)
 	case errors.Is(err, errBodyBudget):
 		s.Metrics.Deliveries.WithLabelValues("busy").Inc()
-		s.Logger.Warn("webhook body refused: memory budget for bodies in flight is full", "remote", r.RemoteAddr)
+		s.Logger.WarnContext(r.Context(), "webhook body refused: memory budget for bodies in flight is full", "remote", r.RemoteAddr)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "too many large bodies in flight; retry shortly")
 	default:
@@ -138,15 +162,18 @@ func eventType(t string) string {
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, segmentID string, no *refusal) {
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		span.SetAttributes(attribute.String("voicehook.rejected", no.reason))
+	}
 	s.Metrics.Deliveries.WithLabelValues("rejected").Inc()
 	s.Metrics.Rejected.WithLabelValues(no.reason).Inc()
-	s.Logger.Warn("webhook rejected", "reason", no.reason, "segment_id", segmentID, "remote", r.RemoteAddr)
+	s.Logger.WarnContext(r.Context(), "webhook rejected", "reason", no.reason, "segment_id", segmentID, "remote", r.RemoteAddr)
 	writeError(w, http.StatusUnauthorized, no.msg)
 }
 
 func (s *Server) bodyTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	s.Metrics.Deliveries.WithLabelValues("too_large").Inc()
-	s.Logger.Warn("webhook body over the limit", "limit", limit, "remote", r.RemoteAddr)
+	s.Logger.WarnContext(r.Context(), "webhook body over the limit", "limit", limit, "remote", r.RemoteAddr)
 	flag := "--max-body-bytes"
 	if limit != s.MaxBodyBytes {
 		flag = "--max-call-audio-bytes, for post_call_audio"

@@ -305,14 +305,15 @@ func TestDoctorAirtable(t *testing.T) {
 	t.Parallel()
 	args := func(emu *airtabletest.Server, dir string, extra ...string) []string {
 		return append([]string{"--data-dir", dir, "--records", "airtable", "--airtable-token", emu.Token,
-			"--airtable-base", emu.Base, "--airtable-api-url", emu.URL}, extra...)
+			"--airtable-base", emu.Base, "--airtable-api-url", emu.URL, "--elevenlabs-secret", testSecret}, extra...)
 	}
 	t.Run("seed base", func(t *testing.T) {
 		t.Parallel()
 		emu := airtabletest.New(airtabletest.Options{})
 		t.Cleanup(emu.Close)
 		lines, _, err := doctorRun(t, args(emu, t.TempDir())...)
-		if err != nil || len(lines) != 3 || !strings.HasPrefix(lines[2], "ok   records airtable: base "+emu.Base+": tables \"Jobs\", \"Segments\" and \"Webhook Events\"") {
+		// Then the secret's line and the public URL's warning.
+		if err != nil || len(lines) != 5 || !strings.HasPrefix(lines[2], "ok   records airtable: base "+emu.Base+": tables \"Jobs\", \"Segments\" and \"Webhook Events\"") {
 			t.Fatalf("doctor = %v\n%s", err, strings.Join(lines, "\n"))
 		}
 	})
@@ -323,7 +324,7 @@ func TestDoctorAirtable(t *testing.T) {
 		t.Cleanup(emu.Close)
 		lines, _, err := doctorRun(t, args(emu, t.TempDir())...)
 		want := `FAIL records airtable: table "Jobs" has no field "Error Details": add it or set --airtable-field-error-details`
-		if err == nil || err.Error() != "doctor: 1 of 3 checks failed" || len(lines) != 3 || lines[2] != want {
+		if err == nil || err.Error() != "doctor: 1 of 5 checks failed" || len(lines) != 5 || lines[2] != want {
 			t.Fatalf("doctor = %v\n%s\nwant line %s", err, strings.Join(lines, "\n"), want)
 		}
 	})
@@ -332,7 +333,7 @@ func TestDoctorAirtable(t *testing.T) {
 		emu := airtabletest.New(airtabletest.Options{NoSchemaScope: true})
 		t.Cleanup(emu.Close)
 		lines, _, err := doctorRun(t, args(emu, t.TempDir(), "--airtable-field-voiceover", "Audio")...)
-		if err == nil || len(lines) != 3 || !strings.Contains(lines[2], `table "Segments" has no field "Audio": add it or set --airtable-field-voiceover`) {
+		if err == nil || len(lines) != 5 || !strings.Contains(lines[2], `table "Segments" has no field "Audio": add it or set --airtable-field-voiceover`) {
 			t.Fatalf("doctor = %v\n%s", err, strings.Join(lines, "\n"))
 		}
 	})

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/airtable"
 	"github.com/voicehook/voicehook/disk"
@@ -20,6 +22,7 @@ import (
 	"github.com/voicehook/voicehook/internal/groupcommit"
 	"github.com/voicehook/voicehook/internal/metrics"
 	"github.com/voicehook/voicehook/internal/sqlstore"
+	"github.com/voicehook/voicehook/internal/tracing"
 	"github.com/voicehook/voicehook/postgres"
 	"github.com/voicehook/voicehook/process"
 	"github.com/voicehook/voicehook/sqlite"
@@ -41,6 +44,9 @@ type app struct {
 	temp    *fetch.TempDir
 	baseURL string
 	clock   voicehook.Clock
+	// tracing is on with --otel-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT;
+	// off, nothing below is wrapped (internal/tracing).
+	tracing *tracing.Tracing
 }
 
 // openStore opens (and migrates) the store the config names.
@@ -73,12 +79,23 @@ func newApp(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	clock := voicehook.SystemClock{}
-	db, unlock, err := openStore(ctx, cfg, clock)
+	tr, err := tracing.Setup(ctx, tracing.Config{Endpoint: cfg.OTelEndpoint, ServiceVersion: version()})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, ln: ln, unlock: unlock, baseURL: cfg.publicURL(ln.Addr().String())}
+	// Log lines written within a trace carry its trace and span ids.
+	log = tr.Logger(log)
+	tr.ReportErrors(log)
+	if url, source := tr.Endpoint(); url != "" {
+		log.Info("tracing: sending spans over OTLP/HTTP", "endpoint", url, "from", source)
+	}
+	clock := voicehook.SystemClock{}
+	db, unlock, err := openStore(ctx, cfg, clock)
+	if err != nil {
+		_ = tr.Shutdown(ctx) // nothing was traced yet
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db, ln: ln, unlock: unlock, baseURL: cfg.publicURL(ln.Addr().String()), tracing: tr}
 	if err := a.wire(ctx, clock); err != nil {
 		a.closeStore()
 		return nil, err
@@ -119,9 +136,16 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	if err != nil {
 		return fmt.Errorf("setting up local storage: %w", err)
 	}
-	storage, err := buildStorage(cfg, local)
+	storage, err := buildStorage(cfg, local, a.tracing)
 	if err != nil {
 		return err
+	}
+	if a.tracing.On() && cfg.Airtable.HTTPClient == nil {
+		timeout := cfg.Airtable.RequestTimeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second // airtable.Config's default
+		}
+		cfg.Airtable.HTTPClient = a.tracing.Client(&http.Client{Timeout: timeout})
 	}
 	records, err := buildRecords(cfg, a.db, a.log)
 	if err != nil {
@@ -130,11 +154,20 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 	a.records = records
 	m := metrics.New()
 	m.WatchStore(a.db.Overview, records.processing) // queue depth, oldest unprocessed age, … computed at scrape time
-	studio := &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}}
+	// Every outside call made within a trace carries its traceparent: the
+	// clients' transports are wrapped when tracing is on (and only then).
+	studio := &elevenlabs.Studio{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: a.tracing.Client(&http.Client{Timeout: cfg.FetchTimeout})}
 	if !cfg.FetchAllowPriv {
 		// A Studio stream's redirects lead where ElevenLabs says: they
 		// follow the rule audio downloads do.
 		studio.CheckAddr = fetch.CheckAddr
+	}
+	if a.tracing.On() {
+		studio.WrapTransport = a.tracing.Transport
+	}
+	fetcher := &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout, Temp: temp}
+	if a.tracing.On() {
+		fetcher.WrapTransport = a.tracing.Transport
 	}
 	proc := &process.Processor{
 		Claims:        a.db,
@@ -142,7 +175,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Records:       records,
 		Mirror:        records.mirror,
 		Storage:       storage,
-		Fetcher:       &fetch.Fetcher{AllowPrivate: cfg.FetchAllowPriv, MaxBytes: int64(cfg.MaxAudioBytes), Timeout: cfg.FetchTimeout, Temp: temp},
+		Fetcher:       fetcher,
 		Studio:        studio,
 		Spool:         a.db,
 		Voices:        a.db, // voice removal notices mark the segments voiced with the voice
@@ -152,11 +185,12 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Clock:         clock,
 		Logger:        a.log,
 		Metrics:       m,
+		Tracing:       a.tracing,
 	}
 	qcfg := sqlstore.QueueConfig{
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 		JobTimeout: cfg.JobTimeout, PollInterval: pollInterval(cfg), Logger: a.log,
-		ReplicaTimeout: cfg.ReplicaTimeout,
+		ReplicaTimeout: cfg.ReplicaTimeout, Tracing: a.tracing,
 	}
 	var gen *process.Generator
 	if cfg.ElevenLabsAPIKey != "" {
@@ -164,11 +198,12 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		// of their own, as wide as the ElevenLabs plan allows.
 		gen = &process.Generator{
 			Records: records, Storage: storage,
-			TTS:           &elevenlabs.TTS{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+			TTS:           &elevenlabs.TTS{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: a.tracing.Client(&http.Client{Timeout: cfg.FetchTimeout})},
 			Studio:        studio,
 			Limiter:       process.NewLimiter(cfg.ElevenLabsConc),
 			PartsDir:      filepath.Join(cfg.DataDir, "generations"),
 			MaxAudioBytes: int64(cfg.MaxAudioBytes), Clock: clock, Logger: a.log.With("component", "generation"), Metrics: m,
+			Tracing: a.tracing,
 		}
 		qcfg.Generator, qcfg.GenerationWorkers = gen, cfg.ElevenLabsConc
 	}
@@ -181,9 +216,9 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		// compared with it, on a queue of its own.
 		checker = &process.Checker{
 			Records: records, Shown: records.qa,
-			STT:  &elevenlabs.STT{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: &http.Client{Timeout: cfg.FetchTimeout}},
+			STT:  &elevenlabs.STT{BaseURL: cfg.ElevenLabsAPIURL, APIKey: cfg.ElevenLabsAPIKey, HTTP: a.tracing.Client(&http.Client{Timeout: cfg.FetchTimeout})},
 			Sync: cfg.QAMode == "sync", Model: cfg.QAModel, MaxWER: cfg.QAMaxWER,
-			Clock: clock, Logger: a.log.With("component", "qa"), Metrics: m,
+			Clock: clock, Logger: a.log.With("component", "qa"), Metrics: m, Tracing: a.tracing,
 		}
 		if r, ok := storage.(voicehook.AudioReader); ok {
 			checker.Audio = r
@@ -208,13 +243,24 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		gen.Generations = a.queue.Generations()
 		generations = gen.Generations
 	}
-	a.writer = groupcommit.New(a.db.Ingest, groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
+	wopts := groupcommit.Options[voicehook.NewEvent, voicehook.IngestResult]{
 		Refused: func(err error) voicehook.IngestResult { return voicehook.IngestResult{Err: err} },
 		After:   func([]voicehook.NewEvent, []voicehook.IngestResult) { a.queue.Wake() },
 		// The store bounds each of its operations too; this bounds the
 		// commit as a whole, whatever Commit does.
 		Timeout: a.db.OpTimeout(),
-	})
+	}
+	if a.tracing.On() {
+		// Each delivery's commit is a span of its trace, and the event
+		// keeps that span's context: its queue wait and attempts continue
+		// the trace from there.
+		wopts.Traced = func(ev voicehook.NewEvent, commit trace.SpanContext) voicehook.NewEvent {
+			ev.TraceParent = tracing.TraceParent(commit)
+			return ev
+		}
+		wopts.Failed = func(r voicehook.IngestResult) error { return r.Err }
+	}
+	a.writer = groupcommit.New(a.db.Ingest, wopts)
 	if len(cfg.secrets()) == 0 {
 		a.log.Warn("no --elevenlabs-secret: signed webhooks will be refused; only callback-token URLs are accepted")
 	}
@@ -256,13 +302,20 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		}
 	}
 	a.http = &http.Server{
-		Handler:           srv.Handler(),
+		// A delivery is the root of its trace (off: the handler itself).
+		Handler:           a.tracing.Server(srv.Handler(), isDelivery),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// isDelivery: the requests traced from the server on (a delivery's trace
+// begins at the webhook); the API and pages are not.
+func isDelivery(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == web.WebhookPath
 }
 
 // pollInterval: SQLite's queue lives in-process and is woken on insert;
@@ -293,6 +346,7 @@ func (a *app) run(ctx context.Context) error {
 	a.log.Info("voicehook serving", "addr", a.ln.Addr().String(), "public_url", a.baseURL,
 		"store", a.db.Dialect().String(), "records", a.cfg.Records, "storage", a.cfg.Storage)
 	stopRetention := a.startRetention(ctx)
+	stopSamples := a.startSamples(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve(a.ln) }()
 	var serveErr error
@@ -308,6 +362,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	a.writer.Close()
 	stopRetention()
+	stopSamples()
 	if err := a.queue.Stop(sctx); err != nil {
 		a.log.Warn("queue shutdown", "err", err)
 	}
@@ -322,6 +377,33 @@ func (a *app) run(ctx context.Context) error {
 		return nil
 	}
 	return serveErr
+}
+
+// startSamples records the queue's depth and oldest wait once a minute for
+// the overview's charts (one row a minute whatever the replicas), until
+// the returned stop is called.
+func (a *app) startSamples(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if err := a.db.RecordSample(ctx, a.clock.Now()); err != nil && ctx.Err() == nil {
+				a.log.Warn("recording the queue sample for the overview's charts", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // startRetention runs the event purge (--event-retention) until the
@@ -344,6 +426,8 @@ func (a *app) startRetention(ctx context.Context) (stop func()) {
 	}
 }
 
+// closeStore releases what the app holds: the records' pending writes, the
+// store, the temp dir and the data-dir lock, then sends the last spans.
 func (a *app) closeStore() {
 	if a.records.close != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -359,6 +443,13 @@ func (a *app) closeStore() {
 		}
 	}
 	a.unlock()
+	// Last: the spans of everything above, the workers' attempts among
+	// them, are sent before the process ends.
+	tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.tracing.Shutdown(tctx); err != nil {
+		a.log.Warn("sending the last spans", "err", err)
+	}
 }
 
 func randomHex() string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/voicehook/voicehook"
@@ -12,6 +13,7 @@ import (
 	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/internal/metrics"
 	"github.com/voicehook/voicehook/internal/sqlstore"
+	"github.com/voicehook/voicehook/internal/tracing"
 	"github.com/voicehook/voicehook/nca"
 	"github.com/voicehook/voicehook/process"
 	"github.com/voicehook/voicehook/s3"
@@ -25,7 +27,7 @@ const ncaStageTTL = time.Hour
 // buildStorage picks the audio storage --storage names. local is the data
 // dir's media store: the storage itself for --storage local, and the staging
 // area NCA pulls files from for --storage nca.
-func buildStorage(cfg config, local *disk.Storage) (voicehook.Storage, error) {
+func buildStorage(cfg config, local *disk.Storage, tr *tracing.Tracing) (voicehook.Storage, error) {
 	switch cfg.Storage {
 	case "local":
 		return local, nil
@@ -40,13 +42,15 @@ func buildStorage(cfg config, local *disk.Storage) (voicehook.Storage, error) {
 			PublicURL: cfg.S3.PublicURL,
 			// A bare host[:port] endpoint means HTTPS; plain HTTP (a local
 			// MinIO) is asked for with an http:// endpoint URL.
-			Secure: true,
+			Secure:        true,
+			WrapTransport: tr.Transport,
 		})
 	case "nca":
 		return nca.New(nca.Config{
 			BaseURL: cfg.NCA.URL,
 			APIKey:  cfg.NCA.APIKey,
 			Stage:   ncaStage(local),
+			HTTP:    tr.Client(&http.Client{Timeout: nca.DefaultTimeout}),
 		})
 	default:
 		return nil, fmt.Errorf("--storage %s is not available in this build", cfg.Storage)

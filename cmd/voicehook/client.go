@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// apiClient calls a running server's API for the jobs and events commands.
+// apiClient calls a running server's API for the jobs, events, segments
+// and callback-url commands.
 type apiClient struct {
 	server, token string
 }
@@ -30,13 +31,20 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, out
 	if err != nil {
 		return err
 	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, raw, "", "  ") != nil {
-		pretty.Reset()
-		pretty.Write(raw)
+	return printJSON(out, raw)
+}
+
+// get fetches path and decodes its JSON reply into v, returning the raw
+// reply too (for --json).
+func (c *apiClient) get(ctx context.Context, path string, v any) ([]byte, error) {
+	raw, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintln(out, strings.TrimSpace(pretty.String()))
-	return nil
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("unexpected reply from the server to GET %s: %w", path, err)
+	}
+	return raw, nil
 }
 
 // do sends a request and returns the reply's body; a non-2xx reply is an
@@ -46,7 +54,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("encoding the request: %w", err)
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -54,7 +62,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.server, "/")+path, rd)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--server %q: %w", c.server, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
@@ -93,7 +101,7 @@ func cmdCallbackURL(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if *segment == "" {
-		return fmt.Errorf("--segment-id is required")
+		return usageErrorf("callback-url", "--segment-id is required")
 	}
 	raw, err := c.do(ctx, http.MethodGet, "/api/segments/"+url.PathEscape(*segment)+"/callback-url", nil)
 	if err != nil {
@@ -107,93 +115,6 @@ func cmdCallbackURL(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintln(stdout, reply.CallbackURL)
 	return nil
-}
-
-func subcommand(args []string, name string, subs ...string) (string, []string, error) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", nil, fmt.Errorf("usage: voicehook %s <%s> [flags]", name, strings.Join(subs, "|"))
-	}
-	for _, s := range subs {
-		if args[0] == s {
-			return s, args[1:], nil
-		}
-	}
-	return "", nil, fmt.Errorf("unknown %s command %q: want one of %s", name, args[0], strings.Join(subs, ", "))
-}
-
-func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub, rest, err := subcommand(args, "jobs", "create", "list")
-	if err != nil {
-		return err
-	}
-	var c apiClient
-	switch sub {
-	case "create":
-		fs := newFlagSet("jobs create --segment-id ID [flags]", "Create a voiceover job in status processing (POST /api/jobs); prints it with its callback_url.")
-		fs.SetOutput(stderr)
-		c.register(fs)
-		segment := fs.String("segment-id", "", "the segment the voiceover is for (required)")
-		external := fs.String("external-id", "", "the sender's id for it (Studio project or request id, conversation id)")
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		if *segment == "" {
-			return fmt.Errorf("--segment-id is required")
-		}
-		body := map[string]string{"segment_id": *segment, "type": "voiceover_generation"}
-		if *external != "" {
-			body["external_id"] = *external
-		}
-		return c.call(ctx, http.MethodPost, "/api/jobs", body, stdout)
-	default:
-		fs := newFlagSet("jobs list [flags]", "List jobs, newest first (GET /api/jobs).")
-		fs.SetOutput(stderr)
-		c.register(fs)
-		status := fs.String("status", "", "only jobs in this status (processing, completed, failed)")
-		segment := fs.String("segment-id", "", "only jobs of this segment")
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		return c.call(ctx, http.MethodGet, "/api/jobs?"+query("status", *status, "segment_id", *segment), nil, stdout)
-	}
-}
-
-func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub, rest, err := subcommand(args, "events", "list", "show", "replay")
-	if err != nil {
-		return err
-	}
-	var c apiClient
-	switch sub {
-	case "list":
-		fs := newFlagSet("events list [flags]", "List events, newest first (GET /api/events).")
-		fs.SetOutput(stderr)
-		c.register(fs)
-		status := fs.String("status", "", "only events in this status (received, succeeded, failed, ignored, dead)")
-		segment := fs.String("segment-id", "", "only events of this segment")
-		limit := fs.String("limit", "", "at most this many (1-1000, default 100)")
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		return c.call(ctx, http.MethodGet, "/api/events?"+query("status", *status, "segment_id", *segment, "limit", *limit), nil, stdout)
-	default:
-		verb := map[string]string{"show": "Show one event with its processing history (GET /api/events/{id}).",
-			"replay": "Process an event again (POST /api/events/{id}/replay)."}[sub]
-		fs := newFlagSet("events "+sub+" [flags] EVENT_ID", verb)
-		fs.SetOutput(stderr)
-		c.register(fs)
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: voicehook events %s [flags] EVENT_ID", sub)
-		}
-		path := "/api/events/" + url.PathEscape(fs.Arg(0))
-		if sub == "replay" {
-			return c.call(ctx, http.MethodPost, path+"/replay", nil, stdout)
-		}
-		return c.call(ctx, http.MethodGet, path, nil, stdout)
-	}
 }
 
 func query(kv ...string) string {

@@ -22,12 +22,14 @@ const demoSecret = "wsec_demo_secret"
 
 // cmdDemo shows one voiceover from job to stored audio with nothing but this
 // binary: a real server on loopback, a stand-in audio source, and a signed
-// callback as ElevenLabs sends it.
+// callback as ElevenLabs sends it. With --serve the server stays up
+// afterwards, so the user can open the pages the demo filled.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo [flags]", "Run a self-contained demo in a temp data dir: no network, no accounts.")
 	fs.SetOutput(stderr)
 	keep := fs.Bool("keep", false, "keep the temp data dir afterwards")
 	verbose := fs.Bool("verbose", false, "show the server's log")
+	serve := fs.Bool("serve", false, "keep the demo's server running afterwards, until Ctrl-C, to look around its pages")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -86,7 +88,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	go func() { done <- a.run(sctx) }()
 	defer func() { stop(); <-done }()
 	base := a.baseURL
-	say("voicehook demo — server on %s, data dir %s", base, dir)
+	deleted := ""
+	if !*keep {
+		deleted = " (deleted at exit; --keep keeps it)"
+	}
+	say("voicehook demo — server on %s, data dir %s%s", base, dir, deleted)
 
 	const segment = "demo-segment-1"
 	var job struct {
@@ -119,7 +125,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Bytes      int64  `json:"bytes"`
 		DurationMS int64  `json:"duration_ms"`
 	}
-	last := ""
+	// The statuses the segment went through, said once it settles: one
+	// step 3, however many polls it took.
+	var seen []string
 	deadline := time.Now().Add(30 * time.Second)
 	for seg.Status != "voiceover_ready" && seg.Status != "voiceover_failed" {
 		if time.Now().After(deadline) {
@@ -128,12 +136,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := demoCall(ctx, http.MethodGet, base+"/api/segments/"+segment, nil, nil, &seg); err != nil {
 			return err
 		}
-		if seg.Status != last {
-			say("3. segment %s: %s", segment, seg.Status)
-			last = seg.Status
+		if len(seen) == 0 || seen[len(seen)-1] != seg.Status {
+			seen = append(seen, seg.Status)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	say("3. segment %s: %s", segment, strings.Join(seen, " → "))
 	if seg.Status != "voiceover_ready" {
 		return fmt.Errorf("segment ended %s", seg.Status)
 	}
@@ -144,7 +152,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	path := filepath.Join(dir, "media", filepath.FromSlash(key))
 	say("4. job %s: %s", job.ID, job.Status)
 	say("   voiceover:  %s", seg.Voiceover)
-	say("   stored at:  %s", path)
+	say("   stored at:  %s%s", path, deleted)
 	say("   size:       %d bytes, duration %.2fs, sha256 %s", seg.Bytes, float64(seg.DurationMS)/1000, seg.SHA256)
 
 	if err := demoGenerate(ctx, base, say); err != nil {
@@ -153,6 +161,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	say("\nNext: run the real server with `go run ./cmd/voicehook serve --elevenlabs-secret <your wsec_… secret>`")
 	if *keep {
 		say("The demo's data dir is kept at %s", dir)
+	}
+	if *serve {
+		// No admin token: the pages answer this machine only, as serve's do
+		// without --admin-token.
+		say("\nThe demo server keeps running; Ctrl-C stops it.")
+		say("pages: %s/", base)
+		<-ctx.Done()
+		say("stopping the demo server")
 	}
 	return nil
 }

@@ -27,15 +27,15 @@ type doctorCheck struct {
 }
 
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("doctor [flags]", "Check a configuration end to end before going live: the store opens and migrates, "+
+	fs, cfg := serveFlags("doctor [flags]", "Check a configuration end to end before going live: the store opens and migrates, "+
 		"and the chosen storage (and system of record) accepts voicehook's credentials and writes "+
 		"(local: media dir writable; s3: bucket exists, writable and publicly readable; nca: NCA Toolkit accepts the API key "+
 		"and its bucket the public-read ACL NCA sets; "+
-		"--records airtable: the token is accepted and the base has the tables and fields configured, checked read-only). "+
-		"Takes the same flags as serve; prints one line per check and exits non-zero if any fails.")
+		"--records airtable: the token is accepted and the base has the tables and fields configured, checked read-only); "+
+		"--elevenlabs-secret is set; ElevenLabs accepts --elevenlabs-api-key, if set; "+
+		"--public-url is https and answers from this machine (warnings). "+
+		"Takes the same flags as serve; prints one line per check and exits non-zero if any fails.", helpLayout{})
 	fs.SetOutput(stderr)
-	var cfg config
-	cfg.register(fs)
 	timeout := fs.Duration("check-timeout", time.Minute, "time limit for each check")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -44,7 +44,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "FAIL config: %v\n", err)
 		return errors.New("doctor: the configuration is invalid")
 	}
-	d := &doctor{cfg: cfg, baseURL: cfg.publicURL(cfg.Addr)}
+	d := &doctor{cfg: *cfg, baseURL: cfg.publicURL(cfg.Addr)}
 	defer d.close()
 	checks := d.checks()
 	failed := 0
@@ -52,12 +52,16 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cctx, cancel := context.WithTimeout(ctx, *timeout)
 		ok, err := c.run(cctx)
 		cancel()
-		if err != nil {
+		var w warning
+		switch {
+		case errors.As(err, &w):
+			fmt.Fprintf(stdout, "WARN %s: %v\n", c.name, w)
+		case err != nil:
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", c.name, err)
-			continue
+		default:
+			fmt.Fprintf(stdout, "ok   %s: %s\n", c.name, ok)
 		}
-		fmt.Fprintf(stdout, "ok   %s: %s\n", c.name, ok)
 	}
 	if failed > 0 {
 		return fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))
@@ -86,6 +90,7 @@ func (d *doctor) checks() []doctorCheck {
 	checks := []doctorCheck{{name: "store " + storeName(d.cfg), run: d.checkStore}}
 	checks = append(checks, d.storageChecks()...)
 	checks = append(checks, d.recordsChecks()...)
+	checks = append(checks, d.serviceChecks()...)
 	return checks
 }
 
@@ -132,7 +137,7 @@ func (d *doctor) buildStorage() (voicehook.Storage, error) {
 	if d.storageErr != nil {
 		return nil, d.storageErr
 	}
-	d.storage, d.storageErr = buildStorage(d.cfg, d.local)
+	d.storage, d.storageErr = buildStorage(d.cfg, d.local, nil)
 	return d.storage, d.storageErr
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,14 +32,14 @@ func doctorRun(t *testing.T, args ...string) ([]string, string, error) {
 func TestDoctorLocal(t *testing.T) {
 	eachStore(t, func(t *testing.T, store string) {
 		dir := t.TempDir()
-		args := []string{"--data-dir", dir}
+		args := []string{"--data-dir", dir, "--elevenlabs-secret", testSecret}
 		wantStore := "ok   store sqlite: schema up to date in " + dir
 		if store == "postgres" {
 			args = append(args, "--database-url", dbtest.PostgresURL(t))
 			wantStore = "ok   store postgres: connected to "
 		}
 		lines, stderr, err := doctorRun(t, args...)
-		if err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], wantStore) {
+		if err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], wantStore) {
 			t.Fatalf("doctor = %v\n%s\nstderr: %s", err, strings.Join(lines, "\n"), stderr)
 		}
 		if store == "postgres" && strings.Contains(lines[0], "@") {
@@ -47,16 +49,42 @@ func TestDoctorLocal(t *testing.T) {
 		if lines[1] != want {
 			t.Fatalf("storage line = %q, want %q", lines[1], want)
 		}
+		if diff := cmp.Diff([]string{okSecret, warnNoPublicURL}, lines[2:]); diff != "" {
+			t.Fatalf("secret and public URL lines (-want +got):\n%s", diff)
+		}
 	})
+}
+
+const (
+	okSecret        = "ok   elevenlabs secret: 1 secret; signed deliveries are verified with it"
+	warnNoPublicURL = "WARN public url: --public-url is not set: callback and media URLs will say http://localhost:8080, " +
+		"which only this machine reaches; set it to the https address ElevenLabs and your pipeline reach this server at"
+)
+
+// healthz stands in for a running voicehook at --public-url: it answers
+// GET /healthz as voicehook does.
+func healthz(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestDoctorNCA(t *testing.T) {
 	t.Parallel()
 	emu := ncatest.NewServer(testNCAKey)
 	t.Cleanup(emu.Close)
+	public := healthz(t)
 	args := func(dir, key string) []string {
 		return []string{"--data-dir", dir, "--storage", "nca", "--nca-url", emu.URL, "--nca-api-key", key,
-			"--public-url", "http://127.0.0.1:8080"}
+			"--public-url", public, "--elevenlabs-secret", testSecret}
 	}
 
 	t.Run("right key", func(t *testing.T) {
@@ -67,7 +95,11 @@ func TestDoctorNCA(t *testing.T) {
 			"ok   storage nca: NCA Toolkit at " + emu.URL + " accepted the API key",
 			"ok   storage nca bucket: NCA's bucket accepts the public-read ACL NCA sets on uploads (probe: an upload NCA could not download; nothing stored)",
 			"ok   storage nca staging: files staged in " + filepath.Join(dir, "media") +
-				" and offered to NCA as signed links (valid 1h) under http://127.0.0.1:8080/media/; NCA must be able to reach that address",
+				" and offered to NCA as signed links (valid 1h) under " + public + "/media/; NCA must be able to reach that address",
+			okSecret,
+			"WARN public url: " + public + " is not https: callback URLs carry their segment's token, and media links the audio, " +
+				"in the clear; put voicehook behind an https address (a TLS proxy)",
+			"ok   public url reachable: GET " + public + "/healthz answered as voicehook does, from this machine",
 		}
 		if diff := cmp.Diff(want, lines); diff != "" || err != nil {
 			t.Fatalf("doctor: %v; lines (-want +got):\n%s", err, diff)
@@ -77,10 +109,10 @@ func TestDoctorNCA(t *testing.T) {
 	t.Run("wrong key", func(t *testing.T) {
 		dir := t.TempDir()
 		lines, _, err := doctorRun(t, args(dir, "not-the-key")...)
-		if err == nil || err.Error() != "doctor: 2 of 4 checks failed" {
-			t.Fatalf("doctor error = %v, want 2 of 4 checks failed", err)
+		if err == nil || err.Error() != "doctor: 2 of 7 checks failed" {
+			t.Fatalf("doctor error = %v, want 2 of 7 checks failed", err)
 		}
-		if len(lines) != 4 || lines[1] != "FAIL storage nca: NCA Toolkit rejected the API key: set --nca-api-key" ||
+		if len(lines) != 7 || lines[1] != "FAIL storage nca: NCA Toolkit rejected the API key: set --nca-api-key" ||
 			lines[2] != "FAIL storage nca bucket: NCA API key rejected: set --nca-api-key to NCA's API_KEY: POST /v1/s3/upload: HTTP 401" ||
 			!strings.HasPrefix(lines[0], "ok   store") || !strings.HasPrefix(lines[3], "ok   storage nca staging") {
 			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
@@ -106,14 +138,14 @@ func TestDoctorNCABucketWithoutACLs(t *testing.T) {
 	emu.SetACLsDisabled(true)
 	dir := t.TempDir()
 	lines, _, err := doctorRun(t, "--data-dir", dir, "--storage", "nca", "--nca-url", emu.URL, "--nca-api-key", testNCAKey,
-		"--public-url", "http://127.0.0.1:8080")
-	if err == nil || err.Error() != "doctor: 1 of 4 checks failed" {
-		t.Fatalf("doctor error = %v, want 1 of 4 checks failed", err)
+		"--public-url", healthz(t), "--elevenlabs-secret", testSecret)
+	if err == nil || err.Error() != "doctor: 1 of 7 checks failed" {
+		t.Fatalf("doctor error = %v, want 1 of 7 checks failed", err)
 	}
 	want := `FAIL storage nca bucket: NCA's S3 bucket has ACLs disabled (its Object Ownership is "Bucket owner enforced"), ` +
 		`and NCA sets the public-read ACL on every upload: set the bucket's Object Ownership to "Bucket owner preferred" ` +
 		`(ACLs enabled) and let its Block Public Access settings allow public ACLs, or use --storage s3, which needs no ACLs`
-	if len(lines) != 4 || lines[2] != want || !strings.HasPrefix(lines[1], "ok   storage nca:") {
+	if len(lines) != 7 || lines[2] != want || !strings.HasPrefix(lines[1], "ok   storage nca:") {
 		t.Fatalf("lines:\n%s\nwant line 3: %s", strings.Join(lines, "\n"), want)
 	}
 	if n := len(emu.Uploads()); n != 0 {
@@ -127,7 +159,7 @@ func TestDoctorS3(t *testing.T) {
 	args := func(dir, bucket string) []string {
 		return []string{"--data-dir", dir, "--storage", "s3", "--s3-endpoint", fake.URL, "--s3-region", "us-east-1",
 			"--s3-bucket", bucket, "--s3-access-key", "AKIATESTTESTTEST", "--s3-secret-key", "test-secret-key",
-			"--s3-path-style", "--s3-public-url", fake.URL + "/" + bucket}
+			"--s3-path-style", "--s3-public-url", fake.URL + "/" + bucket, "--elevenlabs-secret", testSecret}
 	}
 
 	t.Run("existing bucket", func(t *testing.T) {
@@ -136,6 +168,7 @@ func TestDoctorS3(t *testing.T) {
 		want := []string{
 			"ok   store sqlite: schema up to date in " + dir,
 			fmt.Sprintf("ok   storage s3: bucket %q at %s writable; objects publicly readable at %s/%s/…", testS3Bucket, fake.URL, fake.URL, testS3Bucket),
+			okSecret, warnNoPublicURL,
 		}
 		if diff := cmp.Diff(want, lines); diff != "" || err != nil {
 			t.Fatalf("doctor: %v; lines (-want +got):\n%s", err, diff)
@@ -148,11 +181,11 @@ func TestDoctorS3(t *testing.T) {
 	t.Run("missing bucket", func(t *testing.T) {
 		dir := t.TempDir()
 		lines, _, err := doctorRun(t, args(dir, "missing-bucket")...)
-		if err == nil || err.Error() != "doctor: 1 of 2 checks failed" {
-			t.Fatalf("doctor error = %v, want 1 of 2 checks failed", err)
+		if err == nil || err.Error() != "doctor: 1 of 4 checks failed" {
+			t.Fatalf("doctor error = %v, want 1 of 4 checks failed", err)
 		}
 		want := fmt.Sprintf(`FAIL storage s3: bucket "missing-bucket" at %s does not exist: create it, or fix the S3 bucket name, endpoint or region`, fake.URL)
-		if len(lines) != 2 || lines[1] != want {
+		if len(lines) != 4 || lines[1] != want {
 			t.Fatalf("lines:\n%s\nwant line 2: %s", strings.Join(lines, "\n"), want)
 		}
 	})

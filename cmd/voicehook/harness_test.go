@@ -203,9 +203,11 @@ type eventView struct {
 	RelatedJob   string          `json:"related_job"`
 	Attempts     int             `json:"attempts"`
 	RawPayload   json.RawMessage `json:"raw_payload"`
-	History      []struct {
+	// History collapses repeats: one row per run of identical attempts.
+	History []struct {
 		Outcome string `json:"outcome"`
 		Error   string `json:"error"`
+		Count   int    `json:"count"`
 	} `json:"history"`
 }
 

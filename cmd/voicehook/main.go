@@ -20,42 +20,35 @@ import (
 	"github.com/voicehook/voicehook"
 )
 
-const usage = `voicehook — a durable ElevenLabs webhook receiver
-
-Usage: voicehook <command> [flags]
-
-Commands:
-  serve     run the server
-  demo      run a self-contained demo: a callback goes processing → voiceover_ready
-  sign      sign a body as ElevenLabs does (and optionally send it)
-  jobs      create and list jobs through a running server's API
-  events    list, show and replay events through a running server's API
-  callback-url  print a segment's callback URL (with its token) from a running server
-  migrate   create or update the store's schema, then exit
-  doctor    check a configuration end to end (store, storage) before going live
-  bench     load-test a server over loopback against a no-op ceiling (throughput, latency, memory)
-  version   print the version
-
-Run 'voicehook <command> --help' for a command's flags.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "voicehook:", err)
-		os.Exit(1)
+		var ue *usageError
+		if errors.As(err, &ue) && ue.hint != "" {
+			fmt.Fprintln(os.Stderr, ue.hint)
+		}
 	}
+	os.Exit(exitCode(err))
 }
 
+// run runs the command args names. Help goes to stdout and is not an error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdout, stderr)
+	var help *helpRequested
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.text)
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+		return &usageError{msg: "no command given"}
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -66,9 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "sign":
 		return cmdSign(ctx, rest, stdout, stderr)
 	case "jobs":
-		return cmdJobs(ctx, rest, stdout, stderr)
+		return jobsCommands.run(ctx, rest, stdout, stderr)
 	case "events":
-		return cmdEvents(ctx, rest, stdout, stderr)
+		return eventsCommands.run(ctx, rest, stdout, stderr)
+	case "segments":
+		return segmentsCommands.run(ctx, rest, stdout, stderr)
 	case "callback-url":
 		return cmdCallbackURL(ctx, rest, stdout, stderr)
 	case "migrate":
@@ -78,15 +73,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "voicehook", version())
-		return nil
+		return cmdVersion(rest, stdout)
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		if len(rest) > 0 && rest[0] != "help" && !strings.HasPrefix(rest[0], "-") {
+			// voicehook help jobs list = voicehook jobs list --help
+			return dispatch(ctx, append(append([]string{}, rest...), "--help"), stdout, stderr)
+		}
+		return &helpRequested{usage}
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		return &usageError{msg: fmt.Sprintf("unknown command %q; run 'voicehook --help' for the list", cmd)}
 	}
+}
+
+func cmdVersion(args []string, stdout io.Writer) error {
+	fs := newFlagSet("version", "Print the version (the module version and, when built from a checkout, its commit).")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "voicehook", version())
+	return nil
 }
 
 func version() string {
@@ -103,11 +108,19 @@ func version() string {
 	return v
 }
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlagSet("serve [flags]", "Run the server: the ElevenLabs webhook, the API, media, health and metrics.")
-	fs.SetOutput(stderr)
+// serveFlags is the flag set of serve and the commands that share its
+// configuration, with its help grouped by section.
+func serveFlags(name, synopsis string, layout helpLayout) (*flag.FlagSet, *config) {
+	layout.grouped = true
+	fs := newCommandFlags(name, synopsis, layout)
 	var cfg config
 	cfg.register(fs)
+	return fs, &cfg
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs, cfg := serveFlags("serve [flags]", "Run the server: the ElevenLabs webhook, the API, the admin pages, media, health and metrics.", helpLayout{})
+	fs.SetOutput(stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -119,7 +132,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
-	a, err := newApp(ctx, cfg, ln, log)
+	a, err := newApp(ctx, *cfg, ln, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -128,14 +141,14 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate [flags]", "Create or update the store's schema (voicehook's tables and River's), then exit.")
+	fs, cfg := serveFlags("migrate [flags]", "Create or update the store's schema (voicehook's tables and River's), then exit.",
+		helpLayout{only: []string{"Store"}, note: "migrate also accepts every serve flag (and its VOICEHOOK_* variable) and ignores those it does not use, " +
+			"so serve and migrate can share one configuration."})
 	fs.SetOutput(stderr)
-	var cfg config
-	cfg.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, unlock, err := openStore(ctx, cfg, voicehook.SystemClock{})
+	db, unlock, err := openStore(ctx, *cfg, voicehook.SystemClock{})
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		*secret = strings.TrimSpace(strings.Split(os.Getenv("VOICEHOOK_ELEVENLABS_SECRET"), ",")[0])
 	}
 	if *secret == "" {
-		return fmt.Errorf("--secret is required")
+		return usageErrorf("sign", "--secret is required (or VOICEHOOK_ELEVENLABS_SECRET)")
 	}
 	var body []byte
 	var err error

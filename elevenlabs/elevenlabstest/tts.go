@@ -116,6 +116,8 @@ func StartTTS(apiKey string) *TTSEmulator {
 	mux.HandleFunc("/v1/text-to-speech/{voice}/with-timestamps", methodNotAllowed)
 	mux.HandleFunc("/v1/text-to-speech/{voice}", methodNotAllowed)
 	e.routeSTT(mux) // POST /v1/speech-to-text, in stt.go
+	// The key's user, as `voicehook doctor` asks to check a key.
+	mux.HandleFunc("GET /v1/user", e.serveUser)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "Not Found")
 	})
@@ -506,4 +508,27 @@ func (x *exchange) end() {
 		x.e.mu.Unlock()
 		x.admitted = false
 	}
+}
+
+// serveUser answers GET /v1/user: the real API's user id and subscription
+// fields (a Free plan), with the characters generated so far.
+func (e *TTSEmulator) serveUser(w http.ResponseWriter, r *http.Request) {
+	if !authorized(w, r, e.APIKey) {
+		return
+	}
+	e.mu.Lock()
+	used := 0
+	for _, c := range e.calls {
+		if c.Status == http.StatusOK {
+			used += utf8.RuneCountInString(c.Text)
+		}
+	}
+	e.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"user_id": "emulated_user",
+		"subscription": map[string]any{
+			"tier": "free", "status": "active", "character_count": used, "character_limit": 10000,
+		},
+	})
 }

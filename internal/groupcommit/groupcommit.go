@@ -14,6 +14,12 @@
 // writer (and every caller queued behind it) for as long as the connection
 // takes to die. Running reports how long the commit under way has taken, so
 // a health check can tell a stuck writer from a busy one.
+//
+// Tracing (Options.Traced, tracing.go) gives each traced item a commit span
+// of its own rather than one span per batch linked to every item: one
+// trace per delivery is what an operator follows, and most trace viewers
+// show a link only on the span that holds it, so a batch span would sit in
+// a trace of its own, out of every delivery's sight.
 package groupcommit
 
 import (
@@ -22,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrClosed is returned for items submitted after Close.
@@ -33,6 +41,8 @@ type Commit[T, R any] func(ctx context.Context, batch []T) []R
 type request[T, R any] struct {
 	item  T
 	reply chan R
+	// parent is the submitter's span, when the writer is traced.
+	parent trace.Span
 }
 
 // Writer runs Commit for batches of submitted items on one goroutine.
@@ -54,6 +64,8 @@ type Writer[T, R any] struct {
 	// started is when the commit under way began (UnixNano), 0 between
 	// commits.
 	started atomic.Int64
+	traced  func(item T, commit trace.SpanContext) T
+	failed  func(R) error
 }
 
 // Stats counts the commits run and the items they held, so far: items /
@@ -86,6 +98,15 @@ type Options[T, R any] struct {
 	Timeout time.Duration
 	// Now is the clock Running reads (default time.Now).
 	Now func() time.Time
+	// Traced, if set, traces the commits: each item submitted with a span
+	// in its ctx gets a "commit" span, a child of that span lasting as long
+	// as the commit that holds the item, and is committed as Traced returns
+	// it given that span's context (so that the store can keep it as the
+	// item's trace parent). Unset, the writer never looks for spans.
+	Traced func(item T, commit trace.SpanContext) T
+	// Failed, if set, says whether a result reports a failure, which marks
+	// the item's commit span failed.
+	Failed func(R) error
 }
 
 // New starts a writer.
@@ -105,6 +126,8 @@ func New[T, R any](commit Commit[T, R], opts Options[T, R]) *Writer[T, R] {
 		done:     make(chan struct{}),
 		timeout:  opts.Timeout,
 		now:      opts.Now,
+		traced:   opts.Traced,
+		failed:   opts.Failed,
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -133,6 +156,9 @@ func (w *Writer[T, R]) Submit(ctx context.Context, item T) R {
 		return w.refused(ErrClosed)
 	}
 	req := request[T, R]{item: item, reply: make(chan R, 1)}
+	if w.traced != nil {
+		req.parent = trace.SpanFromContext(ctx)
+	}
 	select {
 	case w.queue <- req:
 		w.mu.RUnlock()
@@ -187,9 +213,16 @@ func (w *Writer[T, R]) run() {
 			items = append(items, req.item)
 		}
 		start := time.Now()
+		var spans []trace.Span
+		if w.traced != nil {
+			spans = w.startSpans(batch, items, start)
+		}
 		w.started.Store(w.now().UnixNano())
 		results := w.commitBatch(items)
 		w.started.Store(0)
+		if spans != nil {
+			w.endSpans(spans, results)
+		}
 		w.busy.Add(int64(time.Since(start)))
 		w.batches.Add(1)
 		w.items.Add(uint64(len(items)))

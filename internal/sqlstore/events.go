@@ -9,10 +9,11 @@ import (
 	"strings"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/internal/tracing"
 )
 
 const eventColumns = `id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
-	received_at, status, error_details, related_job, attempts, updated_at`
+	received_at, status, error_details, related_job, attempts, updated_at, traceparent`
 
 // Event reads one event from the reader, which sees every write committed
 // before the call (the Reader's promise, see Config): processing reads its
@@ -86,7 +87,7 @@ func scanEvent(s scanner) (voicehook.Event, error) {
 	var headers string
 	var received, updated int64
 	err := s.Scan(&ev.ID, &ev.Service, &ev.Endpoint, &ev.DedupeKey, &ev.Type, &ev.SegmentID, &ev.RawPayload,
-		&headers, &received, &ev.Status, &ev.ErrorDetails, &ev.RelatedJob, &ev.Attempts, &updated)
+		&headers, &received, &ev.Status, &ev.ErrorDetails, &ev.RelatedJob, &ev.Attempts, &updated, &ev.TraceParent)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return ev, err
@@ -96,6 +97,7 @@ func scanEvent(s scanner) (voicehook.Event, error) {
 	_ = json.Unmarshal([]byte(headers), &ev.Headers)
 	ev.ReceivedAt, ev.UpdatedAt = fromMicros(received), fromMicros(updated)
 	ev.Processed = ev.Status != voicehook.EventReceived
+	ev.TraceID = tracing.TraceID(ev.TraceParent)
 	switch ev.Status {
 	case voicehook.EventSucceeded:
 		ev.Success = new(true)

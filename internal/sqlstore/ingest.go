@@ -53,7 +53,7 @@ func (db *DB) Ingest(ctx context.Context, events []voicehook.NewEvent) []voiceho
 	return results
 }
 
-// maxInsertRows caps one INSERT: 64 rows × 11 parameters stays far below
+// maxInsertRows caps one INSERT: 64 rows × 12 parameters stays far below
 // both databases' parameter limits.
 const maxInsertRows = 64
 
@@ -68,10 +68,13 @@ func chunkRows(remaining int) int {
 
 const insertEventsHead = `INSERT INTO voicehook_events
 	(id, service, endpoint, dedupe_key, type, segment_id, raw_payload, headers,
-	 received_at, status, error_details, related_job, attempts, enqueued, updated_at)
+	 received_at, status, error_details, related_job, attempts, enqueued, updated_at, traceparent)
 	VALUES `
 
-const insertEventsRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?)`
+const insertEventsRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?, ?)`
+
+// eventParams is the number of parameters of insertEventsRow.
+const eventParams = 12
 
 var insertEventsSQL sync.Map // Dialect, row count, returning → statement text
 
@@ -100,13 +103,13 @@ func eventArgs(args []any, ev voicehook.NewEvent) ([]any, error) {
 		return args, fmt.Errorf("encoding headers of event %s: %w", ev.ID, err)
 	}
 	return append(args, ev.ID, ev.Service, ev.Endpoint, ev.DedupeKey, ev.Type, ev.SegmentID,
-		ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt)), nil
+		ev.RawPayload, string(headers), micros(ev.ReceivedAt), voicehook.EventReceived, micros(ev.ReceivedAt), ev.TraceParent), nil
 }
 
 // insertEvents inserts one chunk and fills in the results of the rows it
 // inserted; the others are marked as duplicates still to resolve.
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
-	args := make([]any, 0, 11*len(events))
+	args := make([]any, 0, eventParams*len(events))
 	for _, ev := range events {
 		var err error
 		if args, err = eventArgs(args, ev); err != nil {
@@ -143,7 +146,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []voicehook.N
 // batch: SQLite's way (see Ingest).
 func (db *DB) insertEventsOneByOne(ctx context.Context, tx *sql.Tx, events []voicehook.NewEvent, results []voicehook.IngestResult) error {
 	q := db.insertEventsStatement(1, false)
-	buf := make([]any, 0, 11) // one row's parameters, reused
+	buf := make([]any, 0, eventParams) // one row's parameters, reused
 	for i, ev := range events {
 		row, err := eventArgs(buf[:0], ev)
 		if err != nil {

@@ -42,7 +42,8 @@ func TestCreateJob(t *testing.T) {
 			t.Errorf("Segment (-want +got):\n%s", diff)
 		}
 
-		// A second job on the segment reuses it.
+		// A second job on the segment reuses it, and supersedes the first,
+		// still processing.
 		later := clock.Advance(time.Hour)
 		j2 := createJob(t, db, "seg_1", voicehook.JobTypeVoiceover, "req_9")
 		if j2.ID == j1.ID {
@@ -62,7 +63,10 @@ func TestCreateJob(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]voicehook.Job{want2, want}, jobs); diff != "" {
+		superseded := want
+		superseded.Status, superseded.ErrorDetails = voicehook.JobFailed, "superseded by "+j2.ID
+		superseded.Timestamps.Failed = ptr(later.Truncate(time.Microsecond))
+		if diff := cmp.Diff([]voicehook.Job{want2, superseded}, jobs); diff != "" {
 			t.Errorf("ListJobs(seg_1) (-want +got):\n%s", diff)
 		}
 
@@ -94,19 +98,24 @@ func TestFindJob(t *testing.T) {
 			}
 		}
 
+		// (A segment has one processing job at most: a new job supersedes
+		// the processing one.)
 		older := createJob(t, db, "seg_s", voicehook.JobTypeVoiceover, "")
-		clock.Advance(time.Minute)
+		finishJob(t, db, older, voicehook.Failed("boom", clock.Advance(time.Minute)))
 		newer := createJob(t, db, "seg_s", voicehook.JobTypeVoiceover, "")
 		if got := find(voicehook.JobQuery{SegmentID: "seg_s"}); got != newer.ID {
-			t.Errorf("both processing: found %s, want the newest %s", got, newer.ID)
+			t.Errorf("processing vs older finished: found %s, want the processing %s", got, newer.ID)
 		}
 		finishJob(t, db, newer, voicehook.Completed(voicehook.StoredAudio{URL: "https://x/a.mp3"}, clock.Advance(time.Minute)))
-		if got := find(voicehook.JobQuery{SegmentID: "seg_s"}); got != older.ID {
-			t.Errorf("processing vs newer finished: found %s, want the processing %s", got, older.ID)
-		}
-		finishJob(t, db, older, voicehook.Failed("boom", clock.Advance(time.Minute)))
 		if got := find(voicehook.JobQuery{SegmentID: "seg_s"}); got != newer.ID {
 			t.Errorf("both finished: found %s, want the newest %s", got, newer.ID)
+		}
+		clock.Advance(time.Minute)
+		stuck := createJob(t, db, "seg_s2", voicehook.JobTypeVoiceover, "")
+		clock.Advance(time.Minute)
+		again := createJob(t, db, "seg_s2", voicehook.JobTypeVoiceover, "")
+		if got := find(voicehook.JobQuery{SegmentID: "seg_s2"}); got != again.ID {
+			t.Errorf("after superseding %s: found %s, want the new job %s", stuck.ID, got, again.ID)
 		}
 
 		req := createJob(t, db, "seg_t", voicehook.JobTypeVoiceover, "req_1")
@@ -215,12 +224,12 @@ func TestListJobs(t *testing.T) {
 		a1 := createJob(t, db, "seg_a", voicehook.JobTypeVoiceover, "")
 		clock.Advance(time.Second)
 		b1 := createJob(t, db, "seg_b", voicehook.JobTypeVoiceover, "")
+		finishJob(t, db, a1, voicehook.Completed(voicehook.StoredAudio{URL: "u"}, clock.Advance(time.Second)))
+		finishJob(t, db, b1, voicehook.Failed("x", clock.Advance(time.Second)))
 		clock.Advance(time.Second)
 		a2 := createJob(t, db, "seg_a", voicehook.JobTypeVoiceover, "")
 		clock.Advance(time.Second)
 		b2 := createJob(t, db, "seg_b", voicehook.JobTypeVoiceover, "")
-		finishJob(t, db, a1, voicehook.Completed(voicehook.StoredAudio{URL: "u"}, clock.Advance(time.Second)))
-		finishJob(t, db, b2, voicehook.Failed("x", clock.Advance(time.Second)))
 		tests := []struct {
 			name string
 			f    voicehook.JobFilter
@@ -228,9 +237,9 @@ func TestListJobs(t *testing.T) {
 		}{
 			{"all newest first", voicehook.JobFilter{}, []string{b2.ID, a2.ID, b1.ID, a1.ID}},
 			{"segment", voicehook.JobFilter{SegmentID: "seg_a"}, []string{a2.ID, a1.ID}},
-			{"status processing", voicehook.JobFilter{Status: voicehook.JobProcessing}, []string{a2.ID, b1.ID}},
+			{"status processing", voicehook.JobFilter{Status: voicehook.JobProcessing}, []string{b2.ID, a2.ID}},
 			{"status completed", voicehook.JobFilter{Status: voicehook.JobCompleted}, []string{a1.ID}},
-			{"status and segment", voicehook.JobFilter{Status: voicehook.JobFailed, SegmentID: "seg_b"}, []string{b2.ID}},
+			{"status and segment", voicehook.JobFilter{Status: voicehook.JobFailed, SegmentID: "seg_b"}, []string{b1.ID}},
 			{"no match", voicehook.JobFilter{Status: voicehook.JobFailed, SegmentID: "seg_a"}, []string{}},
 			{"limit", voicehook.JobFilter{Limit: 3}, []string{b2.ID, a2.ID, b1.ID}},
 		}
@@ -270,7 +279,7 @@ func TestCountJobs(t *testing.T) {
 
 		var jobs []voicehook.Job
 		for i := range 6 {
-			jobs = append(jobs, createJob(t, db, fmt.Sprintf("seg_%d", i%4), voicehook.JobTypeVoiceover, ""))
+			jobs = append(jobs, createJob(t, db, fmt.Sprintf("seg_%d", i), voicehook.JobTypeVoiceover, ""))
 			clock.Advance(time.Second)
 		}
 		finishJob(t, db, jobs[0], voicehook.Completed(voicehook.StoredAudio{URL: "u"}, clock.Now()))

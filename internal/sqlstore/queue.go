@@ -16,13 +16,20 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/internal/tracing"
 )
 
 // Args is the queue job that processes one stored event.
 type Args struct {
 	EventID string `json:"event_id"`
+	// TraceParent is the event's stored trace context (tracing.TraceParent),
+	// carried so that the worker can time the queue wait in the event's
+	// trace without reading the event first.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Kind names the job in River's tables.
@@ -78,6 +85,9 @@ type QueueConfig struct {
 	// ingest writer wakes the enqueuer after every commit).
 	SweepInterval time.Duration
 	Logger        *slog.Logger
+	// Tracing, if on, times each traced event's wait in the queue as a
+	// span of its trace, and runs the attempt within it.
+	Tracing *tracing.Tracing
 }
 
 // Queue runs the events through River: the enqueuer turns committed events
@@ -126,7 +136,7 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 		cfg.HeartbeatInterval = min(max(cfg.ReplicaTimeout/6, 500*time.Millisecond), 5*time.Second)
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &worker{proc: proc}); err != nil {
+	if err := river.AddWorkerSafely(workers, &worker{proc: proc, tracing: cfg.Tracing}); err != nil {
 		return nil, fmt.Errorf("registering worker: %w", err)
 	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
@@ -278,7 +288,9 @@ func (q *Queue) enqueuePending(ctx context.Context, limit int) (int, error) {
 	db := q.db
 	var ids []string
 	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		query := "SELECT id FROM voicehook_events WHERE enqueued = 0 ORDER BY received_at LIMIT ?"
+		ids = ids[:0] // a retried transaction starts over
+		var params []river.InsertManyParams
+		query := "SELECT id, traceparent FROM voicehook_events WHERE enqueued = 0 ORDER BY received_at LIMIT ?"
 		if db.cfg.Dialect == Postgres {
 			// Replicas enqueue concurrently; each takes rows the others
 			// have not locked.
@@ -289,12 +301,13 @@ func (q *Queue) enqueuePending(ctx context.Context, limit int) (int, error) {
 			return fmt.Errorf("selecting events to enqueue: %w", err)
 		}
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var a Args
+			if err := rows.Scan(&a.EventID, &a.TraceParent); err != nil {
 				rows.Close()
 				return fmt.Errorf("selecting events to enqueue: %w", err)
 			}
-			ids = append(ids, id)
+			ids = append(ids, a.EventID)
+			params = append(params, river.InsertManyParams{Args: a})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -302,10 +315,6 @@ func (q *Queue) enqueuePending(ctx context.Context, limit int) (int, error) {
 		}
 		if len(ids) == 0 {
 			return nil
-		}
-		params := make([]river.InsertManyParams, len(ids))
-		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: Args{EventID: id}}
 		}
 		if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("inserting queue jobs: %w", err)
@@ -329,11 +338,37 @@ func (q *Queue) enqueuePending(ctx context.Context, limit int) (int, error) {
 // worker adapts the processor to River.
 type worker struct {
 	river.WorkerDefaults[Args]
-	proc voicehook.EventProcessor
+	proc    voicehook.EventProcessor
+	tracing *tracing.Tracing
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	ctx = w.queueWait(ctx, job)
 	return riverResult(w.proc.Process(ctx, voicehook.Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}))
+}
+
+// queueWait records, in the event's trace, the time its queue job waited
+// for a worker: from when it was due (enqueued, or its retry's backoff
+// over) to this attempt's start. The attempt runs within that span, so the
+// trace reads commit → queue wait → attempt. Nothing happens without
+// tracing or a stored trace context.
+func (w *worker) queueWait(ctx context.Context, job *river.Job[Args]) context.Context {
+	if !w.tracing.On() || job.Args.TraceParent == "" {
+		return ctx
+	}
+	end := time.Now()
+	if job.AttemptedAt != nil {
+		end = *job.AttemptedAt
+	}
+	start := job.ScheduledAt
+	if start.After(end) {
+		start = end // clocks of two replicas disagree
+	}
+	ctx, span := w.tracing.StartFrom(ctx, job.Args.TraceParent, "queue.wait",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(start),
+		trace.WithAttributes(attribute.String("voicehook.event_id", job.Args.EventID), attribute.Int("voicehook.attempt", job.Attempt)))
+	span.End(trace.WithTimestamp(end))
+	return ctx
 }
 
 // generateWorker adapts the generator to River.

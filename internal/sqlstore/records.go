@@ -19,6 +19,10 @@ var _ voicehook.Records = (*DB)(nil)
 const jobColumns = "id, segment_id, type, status, external_id, error_details, created_at, completed_at, failed_at"
 
 // CreateJob creates a processing job, and its segment if the segment is new.
+// In the same transaction it supersedes the segment's jobs of the same type
+// still processing: they fail with "superseded by <new job>" (their segment
+// is left alone: its new job is under way). Without this an operator who
+// creates a new job for a stuck one leaves the old one processing forever.
 func (db *DB) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook.Job, error) {
 	// At the precision stored, so the job returned is the job read back.
 	now := fromMicros(db.now())
@@ -34,6 +38,11 @@ func (db *DB) CreateJob(ctx context.Context, nj voicehook.NewJob) (voicehook.Job
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_segments (id, status, voiceover, sha256, bytes, duration_ms, created_at, updated_at)
 			VALUES (?, ?, '', '', 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING`), nj.SegmentID, voicehook.SegmentPending, micros(now), micros(now)); err != nil {
 			return fmt.Errorf("creating segment: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE voicehook_jobs SET status = ?, error_details = ?, failed_at = ?
+			WHERE segment_id = ? AND type = ? AND status = ?`),
+			voicehook.JobFailed, voicehook.SupersededBy(job.ID), micros(now), job.SegmentID, job.Type, voicehook.JobProcessing); err != nil {
+			return fmt.Errorf("superseding the segment's processing jobs: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO voicehook_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, '', ?, 0, 0)`),
 			job.ID, job.SegmentID, job.Type, job.Status, job.ExternalID, micros(now)); err != nil {

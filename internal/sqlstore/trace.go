@@ -1,5 +1,6 @@
 package sqlstore
 
-// schemaTrace: the trace context kept with each event (issue 16). Filled in
-// by that work.
-const schemaTrace = `SELECT 1;`
+// schemaTrace keeps with each event the W3C traceparent of the delivery's
+// commit span (issue 16): the queue wait and every attempt continue that
+// trace, and the event page shows its trace id. Empty when tracing was off.
+const schemaTrace = `ALTER TABLE voicehook_events ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';`
