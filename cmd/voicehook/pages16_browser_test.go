@@ -244,3 +244,28 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestEventRetrySegmentInBrowser: the page of an event whose job failed says
+// a replay would change nothing and offers Retry segment, which creates a
+// new job and replays the event; repeated attempts show as one row.
+func TestEventRetrySegmentInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	h := setup(t, "sqlite", func(c *config) { c.AdminToken = adminTestToken; c.MaxAttempts = 2 })
+	_, failed, _ := seedAdminEvents(t, h)
+	must(t, "sign in", chromedp.Do(ctx, chromedp.Navigate(h.base+"/events/"+failed), chromedp.WaitVisible(chromedp.CSS(`input[name=token]`))))
+	must(t, "type the token", chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`input[name=token]`), adminTestToken)))
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("sign-in")))
+	must(t, "sign in", err)
+	if note := browse(t, ctx, "replay note", chromedp.Text(chromedp.ID("replay-note"))); !strings.Contains(note, "already failed") {
+		t.Fatalf("replay note %q; want it to say the job already failed", note)
+	}
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("retry-segment")))
+	must(t, "press Retry segment", err)
+	msg := browse(t, ctx, "notice", chromedp.Text(chromedp.ID("notice")))
+	if !strings.Contains(msg, "Created job_") || !strings.Contains(msg, "replayed the event") {
+		t.Fatalf("after Retry segment: notice %q", msg)
+	}
+	if st := browse(t, ctx, "status", chromedp.Text(chromedp.ID("status"))); st != "received" && st != "failed" {
+		t.Errorf("event status %q after the retry; want it replayed", st)
+	}
+}
