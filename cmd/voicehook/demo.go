@@ -72,6 +72,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.register(newFlagSet("demo-serve", ""))
 	cfg.Addr, cfg.DataDir, cfg.ElevenLabsSecret = "127.0.0.1:0", dir, demoSecret
 	cfg.ElevenLabsAPIKey, cfg.ElevenLabsAPIURL = tts.APIKey, tts.URL
+	// Voiceover QA with the emulator's speech to text, which mishears two
+	// words of the generated voiceover so the demo shows a flagged check.
+	cfg.QA, cfg.QAMode = "stt", "sync"
+	tts.SetMishearing(elevenlabstest.Mishearing{Substitute: map[string]string{"stored": "snored", "captioned": "captained"}})
 	cfg.FetchAllowPriv = true // the stand-in audio source is on loopback
 	cfg.RetryBase = 200 * time.Millisecond
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -215,6 +219,38 @@ func demoGenerate(ctx context.Context, base string, say func(string, ...any)) er
 	say("   voiceover:  %s (%.2fs)", seg.Voiceover, float64(seg.DurationMS)/1000)
 	say("   captions:   %s", seg.Captions)
 	say("               %s/api/segments/%s/captions.vtt and .srt", base, segment)
+	return demoQA(ctx, base, segment, job.ID, say)
+}
+
+// demoQA waits for the generated voiceover's QA check: speech to text
+// transcribed it and the transcript was compared with the script.
+func demoQA(ctx context.Context, base, segment, jobID string, say func(string, ...any)) error {
+	var seg struct {
+		QAStatus      string   `json:"qa_status"`
+		QAWER         *float64 `json:"qa_wer"`
+		QAJob         string   `json:"qa_job"`
+		QADifferences []struct {
+			Kind     string  `json:"kind"`
+			Expected string  `json:"expected"`
+			Heard    string  `json:"heard"`
+			At       float64 `json:"at"`
+		} `json:"qa_differences"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for seg.QAJob != jobID || (seg.QAStatus != "passed" && seg.QAStatus != "flagged") {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no QA verdict on the generated voiceover after 30s (qa_status %q)", seg.QAStatus)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := demoCall(ctx, http.MethodGet, base+"/api/segments/"+segment, nil, nil, &seg); err != nil {
+			return err
+		}
+	}
+	say("\n7. QA: speech to text transcribed the voiceover and compared it with the script: %s, word error rate %.1f%%", seg.QAStatus, *seg.QAWER*100)
+	for _, d := range seg.QADifferences {
+		say("   %s at %.2fs: %q heard as %q", d.Kind, d.At, d.Expected, d.Heard)
+	}
+	say("   side by side, with each difference playable: %s/segments/%s", base, segment)
 	return nil
 }
 

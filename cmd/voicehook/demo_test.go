@@ -29,6 +29,9 @@ func TestDemo(t *testing.T) {
 		`not processed twice`,
 		`6\. job job_\S+: completed — ElevenLabs request req_\d+, \d+ characters`,
 		`captions:   http://\S+\.vtt`,
+		`7\. QA: .*: flagged, word error rate 15\.4%`,
+		`substitution at \d+\.\d\ds: "stored" heard as "snored"`,
+		`substitution at \d+\.\d\ds: "captioned" heard as "captained"`,
 		`data dir \S+ \(deleted at exit; --keep keeps it\)`,
 		`stored at:  \S+\.mp3 \(deleted at exit; --keep keeps it\)`,
 	} {
@@ -37,7 +40,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	// Each step is said once.
-	for _, step := range []string{"1", "2", "3", "4", "5", "6"} {
+	for _, step := range []string{"1", "2", "3", "4", "5", "6", "7"} {
 		if n := len(regexp.MustCompile(`(?m)^\n?`+step+`\. `).FindAllString(out.String(), -1)); n != 1 {
 			t.Errorf("step %s said %d times:\n%s", step, n, out.String())
 		}
