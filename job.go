@@ -1,6 +1,10 @@
 package voicehook
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Job is one voiceover generation request for a segment.
 type Job struct {
@@ -74,6 +78,20 @@ func SupersededBy(newJobID string) string { return "superseded by " + newJobID }
 type JobQuery struct {
 	SegmentID   string
 	ExternalIDs []string
+}
+
+// String names what the query looks for, as messages say it:
+// `segment "seg_1"`, `ids conv_1, ag_1`, both joined by "or", or "" for
+// neither.
+func (q JobQuery) String() string {
+	var parts []string
+	if q.SegmentID != "" {
+		parts = append(parts, fmt.Sprintf("segment %q", q.SegmentID))
+	}
+	if len(q.ExternalIDs) > 0 {
+		parts = append(parts, "ids "+strings.Join(q.ExternalIDs, ", "))
+	}
+	return strings.Join(parts, " or ")
 }
 
 // JobFilter selects jobs for listing. Zero fields match everything.

@@ -263,28 +263,16 @@ func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job,
 		return voicehook.Job{}, fmt.Errorf("%w: the callback names no segment (segment_id) and no id a job could hold", errNoJob)
 	}
 	fctx, span := tracing.Start(ctx, "records.find_job")
-	job, err := s.p.Records.FindJob(fctx, voicehook.JobQuery{SegmentID: out.SegmentID, ExternalIDs: out.ExternalIDs})
+	q := voicehook.JobQuery{SegmentID: out.SegmentID, ExternalIDs: out.ExternalIDs}
+	job, err := s.p.Records.FindJob(fctx, q)
 	tracing.End(span, ignoreNotFound(err))
 	if errors.Is(err, voicehook.ErrNotFound) {
-		return job, fmt.Errorf("%w for %s", errNoJob, lookedFor(out))
+		return job, fmt.Errorf("%w for %s", errNoJob, q)
 	}
 	if err != nil {
 		return job, fmt.Errorf("finding job: %w", err)
 	}
 	return job, nil
-}
-
-// lookedFor names what a job was looked for by: `segment "seg_1"`,
-// `ids conv_1, ag_1`, or both.
-func lookedFor(out voicehook.Outcome) string {
-	var parts []string
-	if out.SegmentID != "" {
-		parts = append(parts, fmt.Sprintf("segment %q", out.SegmentID))
-	}
-	if len(out.ExternalIDs) > 0 {
-		parts = append(parts, "ids "+strings.Join(out.ExternalIDs, ", "))
-	}
-	return strings.Join(parts, " or ")
 }
 
 // unclaimable says why an event no job matches will never be claimed, or ""

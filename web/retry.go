@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/voicehook/voicehook"
 	"github.com/voicehook/voicehook/elevenlabs"
@@ -105,7 +104,11 @@ func (s *Server) retrySegment(ctx context.Context, eventID string) (voicehook.Jo
 	case errors.Is(err, errMovesNoJob):
 		return voicehook.Job{}, "", refuseRetry("event %s (%s) moves no voiceover job: there is no segment to retry", ev.ID, ev.Type)
 	case errors.Is(err, voicehook.ErrNotFound):
-		return voicehook.Job{}, "", refuseRetry("event %s matched no job (%s): create one with POST /api/jobs, then replay the event", ev.ID, describeQuery(q))
+		what := q.String()
+		if what == "" {
+			what = "it names no segment and no id a job could hold"
+		}
+		return voicehook.Job{}, "", refuseRetry("event %s matched no job (%s): create one with POST /api/jobs, then replay the event", ev.ID, what)
 	case err != nil:
 		return voicehook.Job{}, "", fmt.Errorf("finding the job of event %s: %w", ev.ID, err)
 	case !old.Status.Finished():
@@ -135,14 +138,8 @@ func (s *Server) retrySegment(ctx context.Context, eventID string) (voicehook.Jo
 // old, else a callback job with old's type and external id (and, with QA
 // on, the script old's voiceover was to say).
 func (s *Server) newJobLike(ctx context.Context, old voicehook.Job) (voicehook.Job, error) {
-	if s.Generations != nil {
-		_, err := s.Generations.Generation(ctx, old.ID)
-		switch {
-		case err == nil:
-			return s.regenerate(ctx, old.ID, nil)
-		case !errors.Is(err, voicehook.ErrNotFound):
-			return voicehook.Job{}, fmt.Errorf("reading the generation of job %s: %w", old.ID, err)
-		}
+	if job, err := s.regenerate(ctx, old.ID, nil); !errors.Is(err, errNotGenerated) {
+		return job, err
 	}
 	expected := ""
 	if s.QA != nil {
@@ -161,21 +158,6 @@ func (s *Server) newJobLike(ctx context.Context, old voicehook.Job) (voicehook.J
 		return voicehook.Job{}, err
 	}
 	return job, nil
-}
-
-// describeQuery says what an event names for matching its job.
-func describeQuery(q voicehook.JobQuery) string {
-	var parts []string
-	if q.SegmentID != "" {
-		parts = append(parts, fmt.Sprintf("segment %q", q.SegmentID))
-	}
-	if len(q.ExternalIDs) > 0 {
-		parts = append(parts, "ids "+strings.Join(q.ExternalIDs, ", "))
-	}
-	if len(parts) == 0 {
-		return "it names no segment and no id a job could hold"
-	}
-	return strings.Join(parts, " or ")
 }
 
 // wake tells the queue that events wait, when there is one to tell.
