@@ -55,6 +55,10 @@ type Processor struct {
 	// Grace is how long an event with no matching job keeps waiting for
 	// one: the callback often races the job's creation.
 	Grace time.Duration
+	// Waits, if set, parks such an event until its job is created or its
+	// grace runs out (voicehook.Waits); nil polls for the job instead,
+	// snoozing the queue job with a growing delay.
+	Waits voicehook.Waits
 	// MaxAudioBytes caps inline and streamed audio as Fetcher caps
 	// downloads.
 	MaxAudioBytes int64
@@ -96,6 +100,9 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 
 	outcome, errText := voicehook.OutcomeOf(fin.Status), fin.ErrorDetails
 	switch {
+	case st.park != nil:
+		outcome, errText = voicehook.AttemptWaiting, fmt.Sprintf("waiting for a job for %s since %s (up to --job-match-grace %s)",
+			st.query, ev.ReceivedAt.UTC().Format(time.RFC3339), p.Grace)
 	case res.Wait > 0:
 		outcome, errText = voicehook.AttemptWaiting, "no matching job yet"
 	case res.Retry != nil:
@@ -116,7 +123,11 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 	}
 	// (When st.recorded, the Resolver stored the attempt with the job's
 	// move.)
-	if !st.recorded {
+	if st.park != nil {
+		if res = st.parkEvent(ctx, attempt); res.Retry != nil {
+			outcome, errText = voicehook.AttemptRetry, res.Retry.Error()
+		}
+	} else if !st.recorded {
 		if err := p.Claims.RecordAttempt(ctx, attempt, finish); err != nil {
 			if finish == nil {
 				log.WarnContext(ctx, "recording attempt", "err", err)
@@ -147,7 +158,7 @@ func (p *Processor) Process(ctx context.Context, run voicehook.Run) voicehook.Ru
 	case voicehook.AttemptRetry:
 		log.WarnContext(ctx, "processing failed; will retry", "err", res.Retry)
 	case voicehook.AttemptWaiting:
-		log.InfoContext(ctx, "no matching job yet; waiting", "grace_left", p.Grace-p.Clock.Now().Sub(ev.ReceivedAt))
+		log.InfoContext(ctx, "no matching job yet; waiting", "for", st.query.String(), "grace_left", p.Grace-p.Clock.Now().Sub(ev.ReceivedAt))
 	case voicehook.AttemptDead, voicehook.AttemptFailed:
 		log.ErrorContext(ctx, "event "+string(outcome), "reason", errText)
 	default:
@@ -168,6 +179,10 @@ type step struct {
 	// recorded: the attempt and the event's finish are already stored
 	// (with the job's move, by the Resolver).
 	recorded bool
+	// query is what the event looks for its job by; park, when set, the
+	// keys it waits on because none matches yet.
+	query voicehook.JobQuery
+	park  []string
 }
 
 func done(status voicehook.EventStatus, details string) (voicehook.EventFinish, voicehook.RunResult) {
@@ -264,6 +279,7 @@ func (s *step) match(ctx context.Context, out voicehook.Outcome) (voicehook.Job,
 	}
 	fctx, span := tracing.Start(ctx, "records.find_job")
 	q := voicehook.JobQuery{SegmentID: out.SegmentID, ExternalIDs: out.ExternalIDs}
+	s.query = q
 	job, err := s.p.Records.FindJob(fctx, q)
 	tracing.End(span, ignoreNotFound(err))
 	if errors.Is(err, voicehook.ErrNotFound) {
@@ -313,11 +329,39 @@ func (s *step) noteVoice(ctx context.Context, out voicehook.Outcome) (voicehook.
 
 func (s *step) waitOrGiveUp(err error) (voicehook.EventFinish, voicehook.RunResult) {
 	waited := s.p.Clock.Now().Sub(s.ev.ReceivedAt)
+	if keys := voicehook.WaitKeys(s.query); waited < s.p.Grace && s.p.Waits != nil && len(keys) > 0 {
+		// (A transcript waits for its QA check, which no key names: it
+		// polls as below.)
+		s.park = keys
+		return voicehook.EventFinish{}, voicehook.RunResult{}
+	}
 	if waited < s.p.Grace {
 		// Wait a little longer each time: 1s, 2s, 4s … up to 30s.
 		return voicehook.EventFinish{}, voicehook.RunResult{Wait: min(max(waited/4, time.Second), 30*time.Second, s.p.Grace-waited)}
 	}
 	return done(voicehook.EventFailed, fmt.Sprintf("%v after waiting %s (--job-match-grace)", err, s.p.Grace))
+}
+
+// parkEvent parks the event on its keys with a as its attempt. A job
+// created between the event's look for it and the park would wake nothing
+// (the wake found no wait yet), so it looks once more after the park has
+// committed: whichever of the two came second sees the other.
+func (s *step) parkEvent(ctx context.Context, a voicehook.Attempt) voicehook.RunResult {
+	if err := s.p.Waits.Park(ctx, a, s.park, s.ev.ReceivedAt.Add(s.p.Grace)); err != nil {
+		return voicehook.RunResult{Retry: err}
+	}
+	_, err := s.p.Records.FindJob(ctx, s.query)
+	if errors.Is(err, voicehook.ErrNotFound) {
+		return voicehook.RunResult{}
+	}
+	if err != nil {
+		// Unknown: run again rather than risk sleeping past the job.
+		return voicehook.RunResult{Retry: fmt.Errorf("looking for the job again after parking: %w", err)}
+	}
+	if _, err := s.p.Waits.Wake(ctx, s.park); err != nil {
+		return voicehook.RunResult{Retry: fmt.Errorf("waking the event whose job appeared as it parked: %w", err)}
+	}
+	return voicehook.RunResult{}
 }
 
 // finishedJob handles a matched job that is no longer processing: either

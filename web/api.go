@@ -88,9 +88,26 @@ func (s *Server) createJob(ctx context.Context, nj voicehook.NewJob, expected st
 			s.Logger.Warn("recording a callback job's script for QA; its voiceover will not be checked", "job_id", job.ID, "err", err)
 		}
 	}
+	s.wakeParked(ctx, job)
 	job.CallbackURL = s.callbackURL(job.SegmentID)
 	s.Logger.Info("job created", "job_id", job.ID, "segment_id", job.SegmentID, "generated", nj.Script != nil)
 	return job, nil
+}
+
+// wakeParked wakes the events that arrived before job and wait for it. A
+// failed wake-up only delays them: the queue's sweep finds them.
+func (s *Server) wakeParked(ctx context.Context, job voicehook.Job) {
+	if s.Waits == nil {
+		return
+	}
+	n, err := s.Waits.Wake(ctx, voicehook.JobWaitKeys(job))
+	if err != nil {
+		s.Logger.Warn("waking the events waiting for a new job; the queue's sweep will", "job_id", job.ID, "err", err)
+		return
+	}
+	if n > 0 {
+		s.Logger.Info("woke events that arrived before their job", "job_id", job.ID, "events", n)
+	}
 }
 
 func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {

@@ -55,6 +55,12 @@ type Server struct {
 	ScriptFromRecords bool
 	// Wake tells the queue that events wait (after a replay).
 	Wake func()
+	// Acked, if set, is told each acknowledged delivery's time from
+	// request to answer (--ack-target's signal).
+	Acked func(time.Duration)
+	// Waits, if set, wakes the events parked waiting for a job as soon as
+	// the API creates it.
+	Waits voicehook.Waits
 	// Media serves stored audio under /media/.
 	Media      http.Handler
 	Metrics    *metrics.Metrics

@@ -19,6 +19,7 @@ import (
 	"github.com/voicehook/voicehook/disk"
 	"github.com/voicehook/voicehook/elevenlabs"
 	"github.com/voicehook/voicehook/fetch"
+	"github.com/voicehook/voicehook/internal/ackguard"
 	"github.com/voicehook/voicehook/internal/groupcommit"
 	"github.com/voicehook/voicehook/internal/metrics"
 	"github.com/voicehook/voicehook/internal/sqlstore"
@@ -44,6 +45,9 @@ type app struct {
 	temp    *fetch.TempDir
 	baseURL string
 	clock   voicehook.Clock
+	// ackGuard narrows processing while acknowledgements are slow
+	// (--ack-target; nil when off).
+	ackGuard *ackguard.Guard
 	// tracing is on with --otel-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT;
 	// off, nothing below is wrapped (internal/tracing).
 	tracing *tracing.Tracing
@@ -180,6 +184,7 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Spool:         a.db,
 		Voices:        a.db, // voice removal notices mark the segments voiced with the voice
 		Grace:         cfg.JobMatchGrace,
+		Waits:         a.db, // an event before its job is parked until the job comes
 		MaxAudioBytes: int64(cfg.MaxAudioBytes),
 		TempDir:       tmp,
 		Clock:         clock,
@@ -191,6 +196,23 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 		JobTimeout: cfg.JobTimeout, PollInterval: pollInterval(cfg), Logger: a.log,
 		ReplicaTimeout: cfg.ReplicaTimeout, Tracing: a.tracing,
+	}
+	if cfg.AckTarget > 0 {
+		a.ackGuard = ackguard.New(ackguard.Config{Max: cfg.Workers, Target: cfg.AckTarget, MinSamples: 100,
+			OnChange: func(width int) {
+				m.ProcessingWidth.Set(float64(width))
+				a.log.Debug("processing width", "width", width, "ack_target", cfg.AckTarget)
+			}})
+		qcfg.Gate = a.ackGuard
+	}
+	m.ProcessingWidth.Set(float64(cfg.Workers))
+	if cfg.Records == "airtable" {
+		// Jobs created in the base itself wake no parked event: each
+		// looks for its job again every --job-recheck, a few at a time
+		// (the base allows 5 requests/s).
+		qcfg.Recheck = cfg.JobRecheck
+	} else {
+		qcfg.MatchParked = true
 	}
 	var gen *process.Generator
 	if cfg.ElevenLabsAPIKey != "" {
@@ -277,6 +299,8 @@ func (a *app) wire(ctx context.Context, clock voicehook.Clock) error {
 		// segment id to generate.
 		ScriptFromRecords:    cfg.Records == "airtable" && cfg.Airtable.Fields.SegmentScript != "",
 		Wake:                 a.queue.Wake,
+		Waits:                a.db,
+		Acked:                a.acked,
 		Media:                local.Handler(cfg.Storage != "local"),
 		Metrics:              m,
 		AdminToken:           cfg.AdminToken,
@@ -325,6 +349,13 @@ func pollInterval(cfg config) time.Duration {
 		return 200 * time.Millisecond
 	}
 	return time.Second
+}
+
+// acked feeds the guard each acknowledgement's time (a no-op without one).
+func (a *app) acked(d time.Duration) {
+	if a.ackGuard != nil {
+		a.ackGuard.Observe(d)
+	}
 }
 
 // run serves until ctx ends, then shuts down in order: stop accepting and

@@ -11,8 +11,13 @@ import (
 )
 
 // cmdBench is `voicehook bench` (internal/bench), driving this command's
-// server: it hands the bench the flag conventions and startBenchServer.
+// server.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return benchCommand().Run(ctx, args, stdout, stderr)
+}
+
+// benchCommand hands the bench the flag conventions and startBenchServer.
+func benchCommand() bench.Command {
 	return bench.Command{
 		Version:    version(),
 		NewFlagSet: newFlagSet,
@@ -22,7 +27,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		CallbackToken: func(key, segment string) string {
 			return web.NewTokens([]byte(key)).For(segment)
 		},
-	}.Run(ctx, args, stdout, stderr)
+	}
 }
 
 // startBenchServer builds the app with serve's defaults and the bench's
@@ -41,11 +46,15 @@ func startBenchServer(ctx context.Context, o bench.TargetOptions) (*bench.Server
 	if err != nil {
 		return nil, err
 	}
-	run := a.run
-	if !o.Process {
-		run = a.serveWithoutQueue
+	srv := &bench.Server{Run: a.run, Commits: a.writer.Stats}
+	if o.Process {
+		// --scenario ack: acknowledgements with the workers idle, then
+		// with them working through the backlog.
+		srv.Pause, srv.Resume = a.queue.PauseProcessing, a.queue.ResumeProcessing
+	} else {
+		srv.Run = a.serveWithoutQueue
 	}
-	return &bench.Server{Run: run, Commits: a.writer.Stats}, nil
+	return srv, nil
 }
 
 // serveWithoutQueue runs the HTTP server and ingest writer but not the

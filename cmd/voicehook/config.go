@@ -52,6 +52,8 @@ type config struct {
 	DBStmtTimeout     time.Duration
 	DBOpTimeout       time.Duration
 	AckTimeout        time.Duration
+	AckTarget         time.Duration
+	JobRecheck        time.Duration
 	LogFormat         string
 	LogLevel          string
 	QA                string
@@ -99,6 +101,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FetchAllowPriv, "fetch-allow-private", false, "allow audio URLs on loopback/private addresses")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 2*time.Minute, "time limit for one audio download")
 	fs.DurationVar(&c.JobMatchGrace, "job-match-grace", 10*time.Minute, "how long an event with no matching job keeps waiting for one")
+	fs.DurationVar(&c.JobRecheck, "job-recheck", time.Minute, "with --records airtable: how often an event waiting for its job looks for it again, "+
+		"10 events per 5 s at most (a job created in the base itself wakes nothing; one created through voicehook wakes its events at once)")
 	fs.DurationVar(&c.EventRetention, "event-retention", 0, "delete finished events (and their attempts) this long after they last changed, e.g. 720h; 0 keeps them forever")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 10, "processing attempts before an event is dead")
 	fs.Var(&c.MaxBodyBytes, "max-body-bytes", "largest webhook body accepted (e.g. 32MiB)")
@@ -133,6 +137,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.NCA.URL, "nca-url", "", "NCA Toolkit base URL, e.g. https://nca.example.com (--storage nca)")
 	fs.StringVar(&c.NCA.APIKey, "nca-api-key", "", "NCA Toolkit API key (its API_KEY), sent as X-API-Key")
 	fs.IntVar(&c.Workers, "workers", 8, "concurrent processing workers")
+	fs.DurationVar(&c.AckTarget, "ack-target", 5*time.Millisecond, "acknowledgements come first: while more than 1% of the last second's took longer than this, "+
+		"processing runs fewer attempts at once (halving, down to one), and grows back by one every 250ms once they are fast again; 0 turns this off")
 	fs.DurationVar(&c.RetryBase, "retry-base", 2*time.Second, "first retry delay; doubles each retry, with jitter")
 	fs.DurationVar(&c.RetryMax, "retry-max", 10*time.Minute, "longest retry delay")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "time limit for one processing attempt (a dead process's attempts are retried sooner: at start on SQLite, after --replica-timeout on PostgreSQL)")
@@ -174,6 +180,12 @@ func (c *config) validate() error {
 	}
 	if c.MaxAttempts < 1 {
 		errs = append(errs, "--max-attempts: want at least 1")
+	}
+	if c.JobRecheck <= 0 {
+		errs = append(errs, "--job-recheck: want a positive duration such as 1m")
+	}
+	if c.AckTarget < 0 {
+		errs = append(errs, "--ack-target: want 0 (off) or a positive duration such as 5ms")
 	}
 	if c.AckTimeout <= 0 {
 		errs = append(errs, "--ack-timeout: want a positive duration such as 5s")

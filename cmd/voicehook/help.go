@@ -69,7 +69,7 @@ var sectionFlags = []struct {
 	{"Storage", []string{"storage", "s3-endpoint", "s3-region", "s3-bucket", "s3-access-key", "s3-secret-key", "s3-path-style", "s3-public-url",
 		"nca-url", "nca-api-key"}},
 	{"Airtable", []string{"records", "airtable-token", "airtable-base", "airtable-api-url", "airtable-requests-per-second"}},
-	{"Processing", []string{"workers", "max-attempts", "retry-base", "retry-max", "job-timeout", "job-match-grace", "fetch-timeout", "fetch-allow-private"}},
+	{"Processing", []string{"workers", "ack-target", "max-attempts", "retry-base", "retry-max", "job-timeout", "job-match-grace", "job-recheck", "fetch-timeout", "fetch-allow-private"}},
 	{"Limits", []string{"max-body-bytes", "max-body-memory", "max-call-audio-bytes", "max-audio-bytes", "temp-max-bytes", "ack-timeout"}},
 	{"Logging and tracing", []string{"log-format", "log-level", "otel-endpoint"}},
 }

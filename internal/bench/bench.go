@@ -32,6 +32,7 @@ import (
 )
 
 type benchOpts struct {
+	scenario       string
 	concurrency    intList
 	rate           float64
 	count          int
@@ -74,6 +75,13 @@ bodies from 1 MB), and the run reports accepted/s, ack latency, errors by
 kind, and end to end time from delivery to the job completed (segment
 voiceover_ready).
 
+--scenario ack instead measures acknowledgements with processing idle and
+with a processing backlog, in one run: processing is paused while deliveries
+arrive at --rate (default 1000/s) for --duration (default 10s), then resumed
+over the backlog they made while the same load runs again; then every job is
+waited for, and the end-to-end rate is measured from the resume. --count
+is then the deliveries per phase.
+
 --soak D --rate R instead sends R deliveries/s for D (creating each job just
 before its callback) and samples the server's memory every --sample-every,
 printing the series and a linear-regression slope.
@@ -82,6 +90,7 @@ Examples:
   voicehook bench                                    # 1KB, 64 senders, 3 interleaved pairs
   voicehook bench --concurrency 1,8,64,256 --payload-size 1KB,100KB,5MB
   voicehook bench --rate 1000 --count 20000          # ack latency at a fixed rate
+  voicehook bench --scenario ack                     # ack p99 idle and with a backlog, end-to-end rate
   voicehook bench --soak 10m --rate 500              # memory over time`
 
 // Command is `voicehook bench`, given what it takes from the voicehook
@@ -107,6 +116,8 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := c.NewFlagSet("bench [flags]", benchSynopsis)
 	fs.SetOutput(stderr)
 	o := &benchOpts{concurrency: intList{64}, sizes: sizeList{vals: []int64{1000}, parse: c.ParseSize}}
+	fs.StringVar(&o.scenario, "scenario", scenarioThroughput, "throughput: runs at each setting, interleaved with the ceiling; "+
+		"ack: ack latency with processing paused, then with it working through the backlog, and the end-to-end rate (in-process server)")
 	fs.Var(&o.concurrency, "concurrency", "concurrent senders, or a comma-separated list to run each (e.g. 1,8,64,256)")
 	fs.Float64Var(&o.rate, "rate", 0, "deliveries per second, open loop (0: closed loop, each sender sends again as soon as answered)")
 	fs.IntVar(&o.count, "count", 0, "deliveries per run (default: 20000 for 1KB, fewer for large payloads: about 256MB per run, at least 100)")
@@ -144,6 +155,13 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 
 func (o *benchOpts) check() error {
 	var errs []string
+	switch o.scenario {
+	case scenarioThroughput:
+	case scenarioAck:
+		errs = append(errs, o.ackDefaults()...)
+	default:
+		errs = append(errs, fmt.Sprintf("--scenario %q: want %s or %s", o.scenario, scenarioThroughput, scenarioAck))
+	}
 	if o.target != "" {
 		if err := checkLoopbackURL("--target", o.target); err != nil {
 			errs = append(errs, err.Error())
@@ -233,6 +251,9 @@ func (b *bench) run(ctx context.Context) error {
 	b.header()
 	if o.soak > 0 {
 		return b.soak(ctx)
+	}
+	if o.scenario == scenarioAck {
+		return b.ackScenario(ctx)
 	}
 	for _, size := range o.sizes.vals {
 		for _, conc := range o.concurrency {

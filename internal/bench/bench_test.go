@@ -178,3 +178,61 @@ func TestRunLoadOwnConnections(t *testing.T) {
 		t.Errorf("shared pool: %d connections opened, want more than 8 (idle ones redialled)", got)
 	}
 }
+
+func TestAckScenarioFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--scenario", "latency"},
+		{"--scenario", "ack", "--target", "http://127.0.0.1:8080", "--secret", "x"},
+		{"--scenario", "ack", "--process=false"},
+		{"--scenario", "ack", "--e2e=false"},
+		{"--scenario", "ack", "--soak", "1m"},
+		{"--scenario", "ack", "--concurrency", "8,64"},
+		{"--scenario", "ack", "--payload-size", "1000,2000"},
+		{"--scenario", "ack", "--cpuprofile", "/tmp/x"},
+	} {
+		err := testCommand.Run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "invalid bench flags") {
+			t.Errorf("bench %v: got %v, want refused", args, err)
+		}
+	}
+	// Defaults: 1000/s for 10 s per phase, so 10,000 deliveries a phase;
+	// a rate or count given is kept.
+	for _, tc := range []struct {
+		o    benchOpts
+		want int
+	}{
+		{benchOpts{}, 10000},
+		{benchOpts{rate: 200}, 2000},
+		{benchOpts{rate: 200, duration: time.Second}, 200},
+		{benchOpts{count: 500}, 500},
+	} {
+		o := tc.o
+		o.scenario, o.process, o.e2e, o.runs, o.kind = scenarioAck, true, true, 1, "auto"
+		o.concurrency, o.sizes = intList{64}, sizeList{vals: []int64{1000}}
+		if err := o.check(); err != nil {
+			t.Fatalf("%+v: %v", tc.o, err)
+		}
+		if got := o.countFor(1000); got != tc.want {
+			t.Errorf("%+v: %d deliveries per phase, want %d", tc.o, got, tc.want)
+		}
+	}
+}
+
+func TestFinishesAround(t *testing.T) {
+	t.Parallel()
+	resumed := time.Date(2025, 1, 1, 0, 0, 10, 0, time.UTC)
+	end := resumed.Add(10 * time.Second)
+	finished := []time.Time{
+		{},                             // unfinished
+		resumed.Add(-time.Microsecond), // before the resume
+		resumed,                        // at the resume: during
+		resumed.Add(5 * time.Second),   // during
+		end,                            // at the end: during
+		end.Add(time.Microsecond),      // in the drain
+	}
+	before, during := finishesAround(finished, resumed, end)
+	if before != 1 || during != 3 {
+		t.Errorf("before %d during %d, want 1 and 3", before, during)
+	}
+}

@@ -46,7 +46,9 @@ type benchServer struct {
 	inProcess   bool
 	// commits reports the ingest writer's counts so far (in-process only).
 	commits func() groupcommit.Stats
-	close   func()
+	// pause and resume event processing (in-process only; nil otherwise).
+	pause, resume func(ctx context.Context) error
+	close         func()
 }
 
 // Target starts a voicehook server in this process with the settings o,
@@ -81,6 +83,12 @@ type Server struct {
 	Run func(ctx context.Context) error
 	// Commits reports the ingest writer's counts so far.
 	Commits func() groupcommit.Stats
+	// Pause stops event processing: the workers take no new event, while
+	// deliveries are still stored, acknowledged and enqueued. It returns
+	// once the workers have paused. Resume starts them again. Both are
+	// called while Run serves; nil when the server cannot pause (then
+	// --scenario ack refuses to run).
+	Pause, Resume func(ctx context.Context) error
 }
 
 // startInProcess starts a voicehook server in this process through target
@@ -134,6 +142,8 @@ func startInProcess(ctx context.Context, o *benchOpts, target Target) (*benchSer
 		callbackKey: to.CallbackKey,
 		inProcess:   true,
 		commits:     srv.Commits,
+		pause:       srv.Pause,
+		resume:      srv.Resume,
 		close: func() {
 			stop()
 			if err := <-done; err != nil {
@@ -385,6 +395,7 @@ type e2eResult struct {
 	perSec                           float64       // finished / (last finish − first delivery)
 	p50, p99, max                    time.Duration // delivery sent → job finished
 	drain                            time.Duration // last ack → last finish
+	last                             time.Time     // the last finish
 	waited                           time.Duration
 }
 
@@ -421,8 +432,23 @@ func waitProcessed(ctx context.Context, client *http.Client, base string, baseli
 // collectE2E reads every delivery's job through the API and measures from
 // the delivery's send to the job's completion.
 func collectE2E(ctx context.Context, client *http.Client, srv *benchServer, ds []*delivery, sent []time.Time, lastAck time.Time) (*e2eResult, error) {
-	finished := make([]time.Time, len(ds))
-	status := make([]string, len(ds))
+	jobs, err := readJobs(ctx, client, srv, ds, sent)
+	if err != nil {
+		return nil, err
+	}
+	return jobs.e2e(sent, lastAck), nil
+}
+
+// jobEnds is how the jobs of a run's deliveries ended, by delivery.
+type jobEnds struct {
+	status   []string    // the job's status; "" if its delivery was not accepted
+	finished []time.Time // when it was completed or failed; zero if neither
+}
+
+// readJobs reads the job of every accepted delivery (sent[i] set) through
+// the API.
+func readJobs(ctx context.Context, client *http.Client, srv *benchServer, ds []*delivery, sent []time.Time) (*jobEnds, error) {
+	j := &jobEnds{status: make([]string, len(ds)), finished: make([]time.Time, len(ds))}
 	err := parallel(ctx, len(ds), 32, func(ctx context.Context, i int) error {
 		if sent[i].IsZero() || ds[i].jobID == "" {
 			return nil
@@ -437,22 +463,27 @@ func collectE2E(ctx context.Context, client *http.Client, srv *benchServer, ds [
 		if err := apiCall(ctx, client, http.MethodGet, srv.base+"/api/jobs/"+url.PathEscape(ds[i].jobID), srv.adminToken, nil, &job); err != nil {
 			return err
 		}
-		status[i] = job.Status
+		j.status[i] = job.Status
 		switch {
 		case job.Timestamps.Completed != nil:
-			finished[i] = *job.Timestamps.Completed
+			j.finished[i] = *job.Timestamps.Completed
 		case job.Timestamps.Failed != nil:
-			finished[i] = *job.Timestamps.Failed
+			j.finished[i] = *job.Timestamps.Failed
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return j, nil
+}
+
+// e2e measures from each accepted delivery's send to its job's finish.
+func (j *jobEnds) e2e(sent []time.Time, lastAck time.Time) *e2eResult {
 	r := &e2eResult{}
 	var lat []time.Duration
 	var first, last time.Time
-	for i := range ds {
+	for i := range sent {
 		if sent[i].IsZero() {
 			continue
 		}
@@ -460,7 +491,7 @@ func collectE2E(ctx context.Context, client *http.Client, srv *benchServer, ds [
 		if first.IsZero() || sent[i].Before(first) {
 			first = sent[i]
 		}
-		switch status[i] {
+		switch j.status[i] {
 		case "completed":
 			r.completed++
 		case "failed":
@@ -469,13 +500,13 @@ func collectE2E(ctx context.Context, client *http.Client, srv *benchServer, ds [
 			r.unfinished++
 			continue
 		}
-		lat = append(lat, finished[i].Sub(sent[i]))
-		if finished[i].After(last) {
-			last = finished[i]
+		lat = append(lat, j.finished[i].Sub(sent[i]))
+		if j.finished[i].After(last) {
+			last = j.finished[i]
 		}
 	}
 	if len(lat) == 0 {
-		return r, nil
+		return r
 	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	pick := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
@@ -483,8 +514,9 @@ func collectE2E(ctx context.Context, client *http.Client, srv *benchServer, ds [
 	if span := last.Sub(first); span > 0 {
 		r.perSec = float64(len(lat)) / span.Seconds()
 	}
+	r.last = last
 	r.drain = max(last.Sub(lastAck), 0)
-	return r, nil
+	return r
 }
 
 // ------------------------------------------------------------- memory

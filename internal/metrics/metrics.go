@@ -29,6 +29,9 @@ type Metrics struct {
 	Outcomes *prometheus.CounterVec
 	// ProcessingSeconds is the time one processing attempt takes.
 	ProcessingSeconds prometheus.Histogram
+	// ProcessingWidth is how many processing attempts may run at once
+	// now: --workers, less while acknowledgements are slow (--ack-target).
+	ProcessingWidth prometheus.Gauge
 	// OutsideCalls counts calls to outside services by service and result.
 	OutsideCalls *prometheus.CounterVec
 	// Generations counts finished generations by outcome (completed,
@@ -67,6 +70,9 @@ func New() *Metrics {
 			Name: "voicehook_processing_duration_seconds", Help: "Time one processing attempt takes.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14),
 		}),
+		ProcessingWidth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "voicehook_processing_width", Help: "Processing attempts allowed at once (--workers, less while acknowledgements are slower than --ack-target).",
+		}),
 		OutsideCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voicehook_outside_calls_total", Help: "Calls to outside services by service and result.",
 		}, []string{"service", "result"}),
@@ -94,7 +100,7 @@ func New() *Metrics {
 			Buckets: []float64{0, .01, .02, .05, .08, .1, .15, .2, .3, .5, 1},
 		}),
 	}
-	m.Registry.MustRegister(m.Deliveries, m.Rejected, m.AckLatency, m.Outcomes, m.ProcessingSeconds, m.OutsideCalls,
+	m.Registry.MustRegister(m.Deliveries, m.Rejected, m.AckLatency, m.Outcomes, m.ProcessingSeconds, m.ProcessingWidth, m.OutsideCalls,
 		m.Generations, m.GenerationCalls, m.Characters, m.ElevenLabsSeconds, m.QAOutcomes, m.QARequests, m.QAWER,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

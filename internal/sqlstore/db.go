@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
@@ -80,6 +81,9 @@ type DB struct {
 	// turns orders the use of SQLite's one write connection (nil on
 	// PostgreSQL): see writeTurns.
 	turns *writeTurns
+	// enqueuerWake, once a queue runs on this store, wakes its enqueuer
+	// (a func()): waking parked events needs it (waits.go).
+	enqueuerWake atomic.Value
 }
 
 // New wraps opened pools. It does not migrate; call Migrate.

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/voicehook/voicehook"
+	"github.com/voicehook/voicehook/internal/ackguard"
 	"github.com/voicehook/voicehook/internal/tracing"
 )
 
@@ -84,7 +85,21 @@ type QueueConfig struct {
 	// looked for even when nobody signals (a safety net; normally the
 	// ingest writer wakes the enqueuer after every commit).
 	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// Recheck, if positive, wakes parked events (waits.go) last checked
+	// this long ago, up to RecheckBatch per sweep (default 10): for records
+	// where jobs appear without voicehook creating them (Airtable), so
+	// that no wake-up comes. Zero: parked events wake only when a job is
+	// created through voicehook or their grace runs out.
+	Recheck      time.Duration
+	RecheckBatch int
+	// MatchParked, with the records in this store (--records sql), wakes
+	// at each sweep the parked events whose job now exists.
+	MatchParked bool
+	// Gate, if set, bounds the event processing attempts running at once
+	// below Workers while acknowledgements are slow (--ack-target); the
+	// queue runs its controller.
+	Gate   *ackguard.Guard
+	Logger *slog.Logger
 	// Tracing, if on, times each traced event's wait in the queue as a
 	// span of its trace, and runs the attempt within it.
 	Tracing *tracing.Tracing
@@ -136,7 +151,7 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 		cfg.HeartbeatInterval = min(max(cfg.ReplicaTimeout/6, 500*time.Millisecond), 5*time.Second)
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &worker{proc: proc, tracing: cfg.Tracing}); err != nil {
+	if err := river.AddWorkerSafely(workers, &worker{proc: proc, tracing: cfg.Tracing, gate: cfg.Gate}); err != nil {
 		return nil, fmt.Errorf("registering worker: %w", err)
 	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
@@ -173,7 +188,12 @@ func (db *DB) NewQueue(proc voicehook.EventProcessor, cfg QueueConfig) (*Queue, 
 	if err != nil {
 		return nil, fmt.Errorf("creating queue client: %w", err)
 	}
-	return &Queue{client: client, db: db, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), beatDone: make(chan struct{})}, nil
+	if cfg.RecheckBatch <= 0 {
+		cfg.RecheckBatch = 10
+	}
+	q := &Queue{client: client, db: db, cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), beatDone: make(chan struct{})}
+	db.enqueuerWake.Store(q.Wake)
+	return q, nil
 }
 
 // Start runs the workers and the enqueuer. Its first sweep enqueues every
@@ -207,6 +227,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	q.stop = cancel
 	go q.enqueuer(ectx)
+	if q.cfg.Gate != nil {
+		go q.cfg.Gate.Run(ectx)
+	}
 	bctx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
 	q.stopBeat = stopBeat
 	if postgres {
@@ -265,6 +288,7 @@ func (q *Queue) enqueuer(ctx context.Context) {
 			return
 		case <-q.wake:
 		case <-tick.C:
+			q.sweepWaits(ctx)
 		}
 		for {
 			n, err := q.enqueuePending(ctx, enqueueBatch)
@@ -278,6 +302,30 @@ func (q *Queue) enqueuer(ctx context.Context) {
 				break
 			}
 		}
+	}
+}
+
+// sweepWaits wakes the parked events whose grace ran out (their next
+// attempt fails them) and, with Recheck, the ones to look for their job
+// again; the enqueue that follows gives them their queue jobs.
+func (q *Queue) sweepWaits(ctx context.Context) {
+	if n, err := q.db.WakeExpired(ctx); err != nil {
+		if ctx.Err() == nil {
+			q.cfg.Logger.Warn("waking expired waits; will retry", "err", err)
+		}
+	} else if n > 0 {
+		q.cfg.Logger.Info("woke parked events whose --job-match-grace ran out", "events", n)
+	}
+	if q.cfg.MatchParked {
+		if _, err := q.db.WakeMatched(ctx); err != nil && ctx.Err() == nil {
+			q.cfg.Logger.Warn("waking parked events whose job exists; will retry", "err", err)
+		}
+	}
+	if q.cfg.Recheck <= 0 {
+		return
+	}
+	if _, err := q.db.WakeUnchecked(ctx, q.db.clock.Now().Add(-q.cfg.Recheck), q.cfg.RecheckBatch); err != nil && ctx.Err() == nil {
+		q.cfg.Logger.Warn("rechecking parked events; will retry", "err", err)
 	}
 }
 
@@ -340,9 +388,18 @@ type worker struct {
 	river.WorkerDefaults[Args]
 	proc    voicehook.EventProcessor
 	tracing *tracing.Tracing
+	gate    *ackguard.Guard
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	if w.gate != nil {
+		// Acknowledgements first: while they are slow, fewer attempts
+		// run at once (the wait is part of the queue wait below).
+		if err := w.gate.Acquire(ctx); err != nil {
+			return fmt.Errorf("waiting for a processing slot: %w", err)
+		}
+		defer w.gate.Release()
+	}
 	ctx = w.queueWait(ctx, job)
 	return riverResult(w.proc.Process(ctx, voicehook.Run{EventID: job.Args.EventID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts}))
 }

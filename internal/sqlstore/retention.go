@@ -29,6 +29,11 @@ func (db *DB) PurgeEvents(ctx context.Context, before time.Time, limit int) (int
 		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_attempts WHERE event_id IN ("+finishedOlderThan+")"), args...); err != nil {
 			return fmt.Errorf("deleting attempts: %w", err)
 		}
+		// Waits left by an event that finished while parked (a crash
+		// between its finish and its wake-up).
+		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_waits WHERE event_id IN ("+finishedOlderThan+")"), args...); err != nil {
+			return fmt.Errorf("deleting waits: %w", err)
+		}
 		// Audio still spooled for an event that never succeeded.
 		if _, err := tx.ExecContext(ctx, db.q("DELETE FROM voicehook_spool WHERE event_id IN ("+finishedOlderThan+")"), args...); err != nil {
 			return fmt.Errorf("deleting spooled audio: %w", err)

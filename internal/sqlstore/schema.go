@@ -19,6 +19,7 @@ func migrations(d Dialect) []Migration {
 		{Version: 6, SQL: schemaQA},                                          // qa.go
 		{Version: 7, SQL: schemaTimeline},                                    // timeline.go
 		{Version: 8, SQL: schemaTrace},                                       // trace.go
+		{Version: 9, SQL: schemaWaits},                                       // waits.go
 	}
 }
 
