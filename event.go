@@ -42,7 +42,12 @@ type NewEvent struct {
 	SegmentID  string
 	RawPayload []byte
 	Headers    map[string]string
-	ReceivedAt time.Time
+	// HeadersJSON, when not "", is Headers encoded as a JSON object, as
+	// stored: the webhook handler encodes them while handling the request,
+	// so the store's single ingest writer does not (it encodes Headers
+	// itself when HeadersJSON is "").
+	HeadersJSON string
+	ReceivedAt  time.Time
 	// TraceParent is the W3C traceparent of the delivery's commit span
 	// ("" when tracing is off), kept with the event.
 	TraceParent string

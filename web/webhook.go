@@ -77,15 +77,16 @@ func (s *Server) newEvent(r *http.Request, p proof, id, segmentID string, body [
 		headers["Callback-Token"] = "valid"
 	}
 	return voicehook.NewEvent{
-		ID:         id,
-		Service:    voicehook.ServiceElevenLabs,
-		Endpoint:   WebhookPath,
-		DedupeKey:  dedupeKey,
-		Type:       eventType(evType),
-		SegmentID:  segmentID,
-		RawPayload: body,
-		Headers:    headers,
-		ReceivedAt: start.UTC(),
+		ID:          id,
+		Service:     voicehook.ServiceElevenLabs,
+		Endpoint:    WebhookPath,
+		DedupeKey:   dedupeKey,
+		Type:        eventType(evType),
+		SegmentID:   segmentID,
+		RawPayload:  body,
+		Headers:     headers,
+		HeadersJSON: headersJSON(headers),
+		ReceivedAt:  start.UTC(),
 	}
 }
 
@@ -103,7 +104,11 @@ func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, ev voicehoo
 		writeError(w, http.StatusServiceUnavailable, "event not acknowledged: the store is unavailable or did not commit it in time; retry (if it was stored meanwhile, the retry is answered as a duplicate)")
 		return res
 	}
-	s.Metrics.AckLatency.Observe(s.Clock.Now().Sub(start).Seconds())
+	took := s.Clock.Now().Sub(start)
+	s.Metrics.AckLatency.Observe(took.Seconds())
+	if s.Acked != nil {
+		s.Acked(took)
+	}
 	reply := map[string]any{"status": "accepted", "event_id": res.EventID}
 	if res.Duplicate {
 		s.Metrics.Deliveries.WithLabelValues("duplicate").Inc()

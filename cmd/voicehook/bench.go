@@ -38,6 +38,7 @@ func startBenchServer(ctx context.Context, o bench.TargetOptions) (*bench.Server
 	cfg.Addr, cfg.DataDir, cfg.DatabaseURL = o.Listener.Addr().String(), o.DataDir, o.DatabaseURL
 	cfg.CallbackKey = o.CallbackKey
 	cfg.ElevenLabsSecret, cfg.FetchAllowPriv, cfg.Workers, cfg.LogLevel = o.Secret, o.FetchAllowPrivate, o.Workers, o.LogLevel
+	cfg.AckTarget = o.AckTarget
 	log, err := newLogger("text", cfg.LogLevel, o.Log)
 	if err != nil {
 		return nil, err

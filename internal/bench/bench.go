@@ -50,6 +50,7 @@ type benchOpts struct {
 	adminToken     string
 	databaseURL    string
 	workers        int
+	ackTarget      time.Duration
 	audioDuration  time.Duration
 	timeout        time.Duration
 	soak           time.Duration
@@ -136,6 +137,7 @@ func (c Command) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&o.adminToken, "admin-token", "", "with --target: its --admin-token, for creating and reading jobs")
 	fs.StringVar(&o.databaseURL, "database-url", "", "in-process server: empty for SQLite in a temp dir, or postgres://… (loopback; a fresh schema per run, dropped after)")
 	fs.IntVar(&o.workers, "workers", 8, "in-process server: --workers")
+	fs.DurationVar(&o.ackTarget, "ack-target", 5*time.Millisecond, "in-process server: --ack-target (0 turns off narrowing processing while acknowledgements are slow)")
 	fs.DurationVar(&o.audioDuration, "audio-duration", 3*time.Second, "length of the MP3 the audio source serves (128 kbit/s)")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "limit of one request")
 	fs.DurationVar(&o.soak, "soak", 0, "run a memory soak this long at --rate instead of throughput runs")

@@ -60,14 +60,15 @@ type Target func(ctx context.Context, o TargetOptions) (*Server, error)
 // TargetOptions are the settings of the in-process server; every other
 // setting is serve's default.
 type TargetOptions struct {
-	Listener    net.Listener // on 127.0.0.1, port chosen by the system
-	DataDir     string       // a fresh temp dir (--data-dir)
-	DatabaseURL string       // "" (SQLite in DataDir), or a fresh PostgreSQL schema's URL (--database-url)
-	Secret      string       // --elevenlabs-secret
-	CallbackKey string       // --callback-key
-	Workers     int          // --workers
-	LogLevel    string       // --log-level; the log is text
-	Log         io.Writer    // where the log goes
+	Listener    net.Listener  // on 127.0.0.1, port chosen by the system
+	DataDir     string        // a fresh temp dir (--data-dir)
+	DatabaseURL string        // "" (SQLite in DataDir), or a fresh PostgreSQL schema's URL (--database-url)
+	Secret      string        // --elevenlabs-secret
+	CallbackKey string        // --callback-key
+	Workers     int           // --workers
+	AckTarget   time.Duration // --ack-target (0: off)
+	LogLevel    string        // --log-level; the log is text
+	Log         io.Writer     // where the log goes
 	// FetchAllowPrivate is always true: the bench's audio source is on
 	// loopback (--fetch-allow-private).
 	FetchAllowPrivate bool
@@ -106,7 +107,7 @@ func startInProcess(ctx context.Context, o *benchOpts, target Target) (*benchSer
 		}
 		return nil, err
 	}
-	to := TargetOptions{DataDir: dir, Secret: "wsec_bench_" + randomHex(12), CallbackKey: "bench_" + randomHex(16), Workers: o.workers,
+	to := TargetOptions{DataDir: dir, Secret: "wsec_bench_" + randomHex(12), CallbackKey: "bench_" + randomHex(16), Workers: o.workers, AckTarget: o.ackTarget,
 		LogLevel: o.serverLogLevel, Log: io.Discard, FetchAllowPrivate: true, Process: o.process}
 	if o.databaseURL != "" {
 		u, drop, err := freshSchema(ctx, o.databaseURL)
